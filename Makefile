@@ -1,0 +1,41 @@
+# Two commands from a clean clone:  `make demo`  and  `make test`  (each sets up .venv first).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO_DAY ?= 5
+
+.PHONY: setup demo test test-all test-cuda lint format bench readme clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+demo: setup  ## run the flagship day on its offline default
+	$(BIN)/arena run $(DEMO_DAY)
+
+test: setup  ## the CPU suite CI runs (slow tests excluded)
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
+
+test-all: setup  ## everything, slow tests included
+	$(BIN)/python -m pytest -n 2 -q
+
+test-cuda: setup  ## only the CUDA cases (on a machine with a GPU)
+	$(BIN)/python -m pytest -m cuda -q
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: setup  ## every side-by-side benchmark (minutes)
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+readme: setup  ## regenerate the README's 100-day table
+	$(BIN)/arena readme
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis runs

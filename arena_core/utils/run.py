@@ -1,0 +1,209 @@
+"""A day's run: seeding, device, output directory, `metrics.json`, figures and `--publish`.
+
+Every day script wraps its work in a `Run`:
+
+    def main(args: Args) -> dict:
+        with Run(day=12, args=args) as run:
+            run.record_source("data", data.source)
+            ...
+            run.save_fig(fig, "loss_curve")
+            return run.finish({"test_accuracy": acc})
+
+`metrics.json` records the seed, device, data/model sources, the args, package versions, the git
+commit and the wall time. If the body raises (or Ctrl-C interrupts it), `metrics.json` is still
+written, with `"status": "interrupted"` or `"failed"` and whatever `run.log` recorded so far.
+With `--publish`, `finish` copies the figures and `metrics.json` to `blog_posts/figures/day_NNN/`,
+the directory blog posts quote from.
+"""
+
+import datetime as _dt
+import json
+import math
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from arena_core import REPO_ROOT, __version__
+from arena_core.utils.device import resolve_device
+from arena_core.utils.figures import save_fig as _save_fig
+from arena_core.utils.seed import seed_everything
+
+
+def default_out_dir(day: int) -> Path:
+    return REPO_ROOT / "runs" / f"day_{day:03d}"
+
+
+def publish_dir(day: int) -> Path:
+    return REPO_ROOT / "blog_posts" / "figures" / f"day_{day:03d}"
+
+
+def git_commit(root: Path = REPO_ROOT) -> str | None:
+    """The current commit hash, with `+dirty` when the tree has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=5,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of Python, arena_core, and of the key packages that are already imported."""
+    versions = {"python": platform.python_version(), "arena_core": __version__}
+    for name in ("torch", "numpy", "torchvision", "transformers", "transformer_lens", *extra):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "__version__"):
+            versions[name] = str(module.__version__)
+    return versions
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn tensors, numpy scalars, paths and dataclasses into plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no inf/nan; keep them readable
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        return _jsonable(value.item())
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class Run:
+    """Context manager for one run of a day script; see the module docstring."""
+
+    def __init__(self, day: int, args: Any, quiet: bool = False):
+        self.day = day
+        self.args = args
+        self.quiet = quiet
+        self.smoke = bool(getattr(args, "smoke", False))
+        self.publish = bool(getattr(args, "publish", False))
+        if self.smoke and self.publish:
+            raise ValueError("--publish needs a full run; drop --smoke")
+        out = getattr(args, "out_dir", None)
+        self.out_dir = Path(out) if out is not None else default_out_dir(day)
+        self.sources: dict[str, str] = {}
+        self.logged: dict[str, Any] = {}
+        self.figures: list[Path] = []
+        self.extra_files: list[Path] = []
+        self._finished: dict[str, Any] | None = None
+        self._start = 0.0
+        self._started_at = ""
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "Run":
+        self._start = time.perf_counter()
+        self._started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.generator = seed_everything(int(getattr(self.args, "seed", 0)))
+        self.device = resolve_device(getattr(self.args, "device", "auto"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        mode = "smoke" if self.smoke else "full"
+        self.print(f"day {self.day:03d} ({mode} run) on {self.device}; outputs in {self.out_dir}")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            if self._finished is None:
+                raise RuntimeError("a Run must end with `return run.finish(metrics)`")
+            return False
+        status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        self._write_metrics(dict(self.logged), status=status, error=f"{exc_type.__name__}: {exc}")
+        self.print(f"run {status}; what finished is in {self.out_dir}", err=True)
+        return False
+
+    # --- recording -------------------------------------------------------------------------
+    def print(self, message: str, err: bool = False) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr if err else sys.stdout, flush=True)
+
+    def record_source(self, kind: str, description: str) -> None:
+        """Say which data/model source this run used (`kind` is e.g. "data" or "model")."""
+        self.sources[kind] = description
+
+    def log(self, **values: Any) -> None:
+        """Keep intermediate results; they reach metrics.json even if the run is interrupted."""
+        self.logged.update(values)
+
+    def save_fig(self, fig, name: str) -> Path:
+        path = _save_fig(fig, self.out_dir / name)
+        self.figures.append(path)
+        return path
+
+    def add_file(self, path: str | Path) -> Path:
+        """Register an extra artefact (GIF, CSV table) written into out_dir, to publish with figures."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(path)
+        self.extra_files.append(path)
+        return path
+
+    def checkpoint_path(self, name: str = "checkpoint.pt") -> Path:
+        return self.out_dir / "checkpoints" / name
+
+    # --- the end ---------------------------------------------------------------------------
+    def finish(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Write metrics.json (and publish when asked); print a summary; return `metrics`."""
+        merged = {**self.logged, **metrics}
+        self._write_metrics(merged, status="complete")
+        if self.publish:
+            self._publish()
+        width = max((len(k) for k in metrics), default=0)
+        self.print("summary:")
+        for key, value in metrics.items():
+            shown = f"{value:.6g}" if isinstance(value, float) else value
+            self.print(f"  {key:<{width}}  {shown}")
+        self._finished = metrics
+        return metrics
+
+    def _write_metrics(self, metrics: dict[str, Any], status: str, error: str | None = None) -> Path:
+        from arena_core.curriculum import get_day
+
+        args = {k: v for k, v in vars(self.args).items()} if hasattr(self.args, "__dict__") else {}
+        record = {
+            "day": self.day,
+            "topic": get_day(self.day).topic,
+            "status": status,
+            "smoke": self.smoke,
+            "seed": getattr(self.args, "seed", None),
+            "device": str(getattr(self, "device", "")),
+            "sources": self.sources,
+            "metrics": metrics,
+            "args": args,
+            "figures": [p.name for p in self.figures],
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "started_at": self._started_at,
+            "wall_time_s": round(time.perf_counter() - self._start, 3),
+        }
+        if error:
+            record["error"] = error
+        path = self.out_dir / "metrics.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+    def _publish(self) -> None:
+        dest = publish_dir(self.day)
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in [*self.figures, *self.extra_files, self.out_dir / "metrics.json"]:
+            shutil.copy2(path, dest / path.name)
+        self.print(f"published {len(self.figures)} figure(s) and metrics.json to {dest}")

@@ -1,0 +1,65 @@
+"""Run: metrics.json contents, interrupted runs keep their work, --publish copies figures."""
+
+import dataclasses
+import json
+
+import pytest
+from matplotlib.figure import Figure
+
+from arena_core.utils import run as run_module
+from arena_core.utils.args import DayArgs
+from arena_core.utils.run import Run
+
+
+def _figure():
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+    return fig
+
+
+def test_metrics_json_records_provenance(tmp_path):
+    args = DayArgs(seed=7, device="cpu", out_dir=tmp_path, smoke=True)
+    with Run(day=1, args=args, quiet=True) as run:
+        run.record_source("data", "synthetic")
+        run.save_fig(_figure(), "curve")
+        result = run.finish({"loss": 0.5, "inf_value": float("inf")})
+    assert result["loss"] == 0.5
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == "complete" and record["seed"] == 7 and record["device"] == "cpu"
+    assert record["sources"] == {"data": "synthetic"}
+    assert record["metrics"]["loss"] == 0.5 and record["metrics"]["inf_value"] == "inf"
+    assert record["figures"] == ["curve.png"] and (tmp_path / "curve.png").stat().st_size > 0
+    assert {"python", "torch", "numpy"} <= set(record["versions"])
+    assert record["wall_time_s"] >= 0 and record["topic"] == "PyTorch Tensors & Basics"
+
+
+def test_interrupt_keeps_logged_work(tmp_path):
+    args = DayArgs(out_dir=tmp_path, smoke=True)
+    with pytest.raises(KeyboardInterrupt):
+        with Run(day=2, args=args, quiet=True) as run:
+            run.log(epoch_1_loss=1.25)
+            raise KeyboardInterrupt
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == "interrupted"
+    assert record["metrics"] == {"epoch_1_loss": 1.25}
+
+
+def test_forgetting_finish_is_an_error(tmp_path):
+    with pytest.raises(RuntimeError, match="finish"):
+        with Run(day=3, args=DayArgs(out_dir=tmp_path), quiet=True):
+            pass
+
+
+def test_publish_copies_figures_and_metrics(tmp_path, monkeypatch):
+    dest = tmp_path / "published"
+    monkeypatch.setattr(run_module, "publish_dir", lambda day: dest)
+    args = dataclasses.replace(DayArgs(), out_dir=tmp_path / "run", publish=True)
+    with Run(day=4, args=args, quiet=True) as run:
+        run.save_fig(_figure(), "fig_a")
+        run.finish({"x": 1})
+    assert sorted(p.name for p in dest.iterdir()) == ["fig_a.png", "metrics.json"]
+
+
+def test_smoke_and_publish_are_exclusive(tmp_path):
+    with pytest.raises(ValueError, match="publish"):
+        Run(day=1, args=DayArgs(out_dir=tmp_path, smoke=True, publish=True))
