@@ -1,0 +1,51 @@
+"""Llama-style decoder (Touvron et al. 2023), the family of SmolLM2 — days 30–32.
+
+Differences from GPT-2, each a different part rather than a branch: RMSNorm instead of
+LayerNorm, rotary position embeddings inside attention instead of a learned position table,
+grouped-query attention without biases, and a SwiGLU MLP.
+"""
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from arena_core.transformer.attention import Attention
+from arena_core.transformer.block import TransformerBlock
+from arena_core.transformer.config import TransformerConfig
+from arena_core.transformer.embeddings import Embed, Unembed
+from arena_core.transformer.hooks import HookPoint
+from arena_core.transformer.mlp import SwiGLUMLP
+from arena_core.transformer.model import CausalLM
+from arena_core.transformer.norms import RMSNorm
+from arena_core.transformer.rotary import rotary_angles
+
+
+class Llama(CausalLM):
+    def __init__(self, cfg: TransformerConfig, init: bool = True):
+        super().__init__(cfg)
+        self.embed = Embed(cfg.d_vocab, cfg.d_model)
+        self.hook_embed = HookPoint()
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                RMSNorm(cfg.d_model, cfg.eps),
+                Attention(cfg, bias=False, rotary=True),
+                RMSNorm(cfg.d_model, cfg.eps),
+                SwiGLUMLP(cfg),
+            )
+            for _ in range(cfg.n_layers)
+        )
+        self.ln_final = RMSNorm(cfg.d_model, cfg.eps)
+        tied = self.embed if cfg.tie_embeddings else None
+        self.unembed = Unembed(cfg.d_model, cfg.d_vocab, tied_to=tied, bias=cfg.unembed_bias)
+        self.setup_hooks()
+        if init:
+            self.init_weights()
+
+    def embed_input(
+        self, tokens: Int[Tensor, "batch pos"], positions: Int[Tensor, "batch pos"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        return self.hook_embed(self.embed(tokens))
+
+    def rope(self, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        cos, sin = rotary_angles(positions, self.cfg.d_head, self.cfg.rotary_base)
+        return cos.to(dtype), sin.to(dtype)

@@ -1,0 +1,106 @@
+"""What every causal language model here shares: the forward loop over blocks, left padding,
+position ids and the KV cache (days 31–33). `GPT2` and `Llama` only say how tokens are embedded
+and whether positions enter as learned vectors or as rotations.
+
+Call convention (both families):
+
+    logits = model(tokens)                                   # [batch pos] -> [batch pos d_vocab]
+    logits = model(tokens, attention_mask=mask)              # mask [batch pos], 1 = real, 0 = pad
+    cache = KVCache.empty(model.cfg, batch=b, device=..., dtype=...)
+    logits = model(prompt, attention_mask=mask, kv_cache=cache)   # fills the cache
+    logits = model(next_tok[:, None], kv_cache=cache)        # one step; the cache remembers the mask
+
+Padding goes on the LEFT. Position ids count real tokens only (cumsum of the mask - 1), as
+HuggingFace's `generate` does, so a left-padded prompt produces the same logits as the unpadded
+one. Query rows of pad positions produce meaningless logits; ignore them.
+"""
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from arena_core.transformer.config import TransformerConfig
+from arena_core.transformer.hooks import HookedModel
+from arena_core.transformer.kv_cache import KVCache
+
+
+def attention_mask_4d(full_mask: Int[Tensor, "batch kv_pos"], n_new: int) -> Tensor:
+    """Boolean `[batch 1 n_new kv_pos]`: query i (absolute position past + i) may see key j when
+    j <= past + i and key j is a real token. Each query may always see itself, so rows of pad
+    queries are never fully masked (which would give NaN through the softmax)."""
+    kv_pos = full_mask.shape[1]
+    past = kv_pos - n_new
+    q_idx = torch.arange(past, kv_pos, device=full_mask.device)[:, None]
+    k_idx = torch.arange(kv_pos, device=full_mask.device)[None, :]
+    allowed = (k_idx <= q_idx) & full_mask.bool()[:, None, :]
+    allowed |= k_idx == q_idx
+    return allowed[:, None]
+
+
+class CausalLM(HookedModel):
+    """Base class: subclasses build `blocks`, `ln_final`, `unembed` and define `embed_input`."""
+
+    blocks: nn.ModuleList
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tokenizer = None  # set by the model registry when a tokenizer is known
+
+    def embed_input(self, tokens: Tensor, positions: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def rope(self, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor] | None:
+        return None
+
+    def forward(
+        self,
+        tokens: Int[Tensor, "batch pos"],
+        attention_mask: Int[Tensor, "batch _"] | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Logits for every position. `attention_mask`: 1 = real token, 0 = left padding; with a
+        cache it may cover cached + new positions or the new ones only. `kv_cache` is appended."""
+        batch, pos = tokens.shape
+        full = kv_cache.full_mask(attention_mask, pos) if kv_cache is not None else attention_mask
+        past = 0 if kv_cache is None else kv_cache.length
+        if full is not None:
+            full = full.to(tokens.device)
+            positions = (full.cumsum(dim=1) - 1).clamp(min=0)[:, -pos:]
+            padded = past > 0 or not bool(full.all())
+            mask = attention_mask_4d(full, pos) if padded else None
+        else:
+            positions = torch.arange(pos, device=tokens.device).expand(batch, pos)
+            mask = None
+        resid = self.embed_input(tokens, positions)
+        rope = self.rope(positions, resid.dtype)
+        for i, block in enumerate(self.blocks):
+            entry = kv_cache[i] if kv_cache is not None else None
+            resid = block(resid, mask, rope, entry)
+        if kv_cache is not None:
+            kv_cache.mask = full
+        return self.unembed(self.ln_final(resid))
+
+    def init_weights(self) -> None:
+        """Random init: N(0, init_range) for matrices, 0 for biases, 1 for norm gains."""
+        for name, p in self.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf.startswith("W_"):
+                nn.init.normal_(p, std=self.cfg.init_range)
+            elif leaf == "w":
+                nn.init.ones_(p)
+            else:
+                nn.init.zeros_(p)
+
+    def n_params(self, embeddings: bool = True) -> int:
+        """Number of parameters (tied matrices counted once)."""
+        skip = set() if embeddings else {"embed.W_E", "pos_embed.W_pos", "unembed.W_U"}
+        return sum(p.numel() for n, p in self.named_parameters() if n not in skip)
+
+    @property
+    def device(self) -> torch.device:
+        return self.embed.W_E.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embed.W_E.dtype
