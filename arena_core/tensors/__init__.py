@@ -1,12 +1,15 @@
 """The shared tensor utility library (ARENA 0.0 prerequisites, days 1-5).
 
+- `broadcasting`: the broadcast shape rule and stride-0 expansion
 - `stable`: numerically stable logsumexp, softmax, log_softmax, cross_entropy, sigmoid, log_sigmoid
 - `indexing`: gather, integer-array and boolean-mask patterns (one_hot, topk_mask, masked_mean)
 - `linalg`: einsum products, normalisation, cosine-similarity matrix, PCA, least squares
 - `sampling`: categorical sampling by inverse CDF, chi-square statistic
 - `reshape`: einops image grids and patches
+- `drills`: looped vs vectorised versions of common ops (day 5 speed drills)
 """
 
+from arena_core.tensors.broadcasting import broadcast_shape, expand_via_strides
 from arena_core.tensors.indexing import (
     batched_index_select,
     gather_last,
@@ -46,11 +49,13 @@ from arena_core.tensors.stable import (
 __all__ = [
     "PCAResult",
     "batched_index_select",
+    "broadcast_shape",
     "batched_mm",
     "batched_mv",
     "chi_square_statistic",
     "cosine_similarity_matrix",
     "cross_entropy",
+    "expand_via_strides",
     "gather_last",
     "index_pairs",
     "inner",
