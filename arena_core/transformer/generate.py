@@ -62,7 +62,7 @@ def left_pad(
 
 
 def default_cache_factory(model: Any) -> Callable[[int], Any]:
-    """`KVCache.empty(model.cfg, ...)` from `arena_core.transformer`, on the model's device/dtype."""
+    """`KVCache.empty(model.cfg, ...)` (arena_core.transformer) on the model's device and dtype."""
     from arena_core.transformer import KVCache
 
     param = next(model.parameters())
