@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from arena_core.data.dataset import ImageDataset
-from arena_core.data.download import DownloadError, download
+from arena_core.data.download import DownloadError
+from arena_core.data.download import download as fetch
 from arena_core.data.idx_files import check_split
 from arena_core.data.sources import (
     DataUnavailableError,
@@ -134,7 +135,7 @@ def load_cifar10(
             )
         dest = cache_dir() / SUBDIRS[0] / ARCHIVE
         try:
-            location = download([URL], dest, md5=MD5, timeout=60.0)
+            location = fetch([URL], dest, md5=MD5, timeout=60.0)
         except DownloadError as err:
             raise DataUnavailableError(f"CIFAR-10 not found in [{searched}] and {err}") from err
         logger.info("downloaded CIFAR-10 into %s", dest.parent)
