@@ -40,7 +40,11 @@ class Adam(Optimizer):
         if not all(0 <= b < 1 for b in betas):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
             foreach=foreach,
         )
         super().__init__(params, defaults)
@@ -58,7 +62,12 @@ class Adam(Optimizer):
     def _update(self, group: dict, p: Tensor, grad: Tensor, state: dict) -> None:
         self._init_state(group, p, state)
         state["step"] += 1
-        t, (beta1, beta2), lr, wd = state["step"], group["betas"], group["lr"], group["weight_decay"]
+        t, (beta1, beta2), lr, wd = (
+            state["step"],
+            group["betas"],
+            group["lr"],
+            group["weight_decay"],
+        )
         if wd != 0:
             if self.decoupled_weight_decay:
                 p.mul_(1 - lr * wd)

@@ -119,7 +119,8 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict["param_groups"]
         if len(saved) != len(self.param_groups) or any(
-            len(s["params"]) != len(g["params"]) for s, g in zip(saved, self.param_groups)
+            len(s["params"]) != len(g["params"])
+            for s, g in zip(saved, self.param_groups, strict=True)
         ):
             raise ValueError("the state dict's parameter groups do not match this optimizer's")
         by_index = {}

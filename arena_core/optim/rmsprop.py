@@ -35,8 +35,13 @@ class RMSprop(Optimizer):
         if lr < 0 or eps < 0 or momentum < 0 or weight_decay < 0 or not 0 <= alpha <= 1:
             raise ValueError("invalid RMSprop hyperparameter")
         defaults = dict(
-            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered, foreach=foreach,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            foreach=foreach,
         )
         super().__init__(params, defaults)
 

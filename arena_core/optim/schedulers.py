@@ -5,7 +5,7 @@ group's initial learning rate η_0 (kept in `group["initial_lr"]`, as torch does
 
     StepLR          η_t = η_0 γ^⌊t / s⌋
     ExponentialLR   η_t = η_0 γ^t
-    CosineAnnealing η_t = η_min + (η_0 − η_min) (1 + cos(π t / T)) / 2     (Loshchilov & Hutter 2017)
+    CosineAnnealing η_t = η_min + (η_0 − η_min) (1 + cos(π t / T)) / 2   (Loshchilov & Hutter '17)
     LinearLR        η_t = η_0 (a + (b − a) min(t, T) / T)        (linear warm-up when a < b = 1)
     SequentialLR    schedule k runs on t − m_k after milestone m_k (warm-up → cosine)
 
@@ -83,7 +83,9 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, t: int, base_lr: float) -> float:
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+        return (
+            self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+        )
 
 
 class LinearLR(LRScheduler):
