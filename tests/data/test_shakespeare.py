@@ -20,16 +20,16 @@ SAMPLE = """# A Play
 _Thunder. Enter three
 Witches_
 
-**First Witch**  
-When shall we three meet again  
+**First Witch**<br>
+When shall we three meet again<br>
 In thunder, lightning, or in rain? __\\[Aside]_
 
-**ALL**  
-Fair is foul, and foul is fair:  
+**ALL**<br>
+Fair is foul, and foul is fair:<br>
 Hover through the fog and filthy air.
 
 _Exeunt_
-"""
+""".replace("<br>", "  ")  # markdown line breaks are two trailing spaces
 
 EXPECTED = """First Witch:
 When shall we three meet again

@@ -1,5 +1,5 @@
 """LM training: the loss matches a direct computation, falls on a tiny corpus, and a run that is
-interrupted and resumed from its checkpoint ends with exactly the parameters of an uninterrupted run.
+interrupted and resumed from its checkpoint ends with exactly the parameters of a straight run.
 """
 
 import math
