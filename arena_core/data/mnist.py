@@ -48,6 +48,7 @@ CLASSES = tuple(str(d) for d in range(10))
 SUBDIRS = ("mnist", "MNIST/raw")  # first one is the cache layout
 SUBSET_TEST_FRACTION = 0.2  # 500 per digit -> 400 train / 100 test
 SUBSET_SEED = 0
+_SPLIT_SIZES = {"train": "4,000 images, 400 per digit", "test": "1,000 images, 100 per digit"}
 
 
 def load_mnist(
@@ -94,9 +95,6 @@ def load_mnist(
 def _full(split: str, images_path: Path, labels_path: Path, source: str) -> ImageDataset:
     images, labels = read_split(images_path, labels_path, n_classes=len(CLASSES))
     return ImageDataset(images, labels, CLASSES, "mnist", split, source)
-
-
-_SPLIT_SIZES = {"train": "4,000 images, 400 per digit", "test": "1,000 images, 100 per digit"}
 
 
 def subset_arrays() -> tuple[np.ndarray, np.ndarray]:

@@ -46,10 +46,8 @@ def downloads_allowed(download: bool | None) -> bool:
 
 
 def why_no_download(download: bool | None) -> str:
-    """A short reason for the fallback line: why nothing was downloaded."""
-    if download is False:
-        return "download=False"
-    return "ARENA_OFFLINE=1" if offline() else "download failed"
+    """Why `downloads_allowed(download)` said no, for the fallback line."""
+    return "download=False" if download is False else "ARENA_OFFLINE=1"
 
 
 def user_roots(root: str | Path | None) -> list[Path]:

@@ -164,3 +164,13 @@ def test_bad_arguments():
         load_mnist("validation")
     with pytest.raises(ValueError, match="source"):
         load_mnist("train", source="everything")
+
+
+def test_user_root_beats_cache(tmp_path, synth, isolated_data_env, monkeypatch):
+    cached = synth.gz_files(seed=1)
+    synth.write_files(isolated_data_env / "mnist", cached)
+    mine = synth.gz_files(seed=2)
+    monkeypatch.setenv("ARENA_DATA", str(synth.write_files(tmp_path / "mine" / "mnist", mine)))
+    check_against(load_mnist("train"), mine, "train", synth)
+    monkeypatch.delenv("ARENA_DATA")
+    check_against(load_mnist("train"), cached, "train", synth)
