@@ -46,7 +46,7 @@ RESOURCES = {
 }
 CLASSES = tuple(str(d) for d in range(10))
 SUBDIRS = ("mnist", "MNIST/raw")  # first one is the cache layout
-SUBSET_TEST_FRACTION = 0.2  # 500 per digit -> 400 train / 100 test
+SUBSET_N_TEST = 1000  # 500 per digit -> 400 train / 100 test
 SUBSET_SEED = 0
 _SPLIT_SIZES = {"train": "4,000 images, 400 per digit", "test": "1,000 images, 100 per digit"}
 
@@ -117,7 +117,7 @@ def subset_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 def _subset(split: str) -> ImageDataset:
     X, y = subset_arrays()
-    train_idx, test_idx = stratified_split(y, SUBSET_TEST_FRACTION, seed=SUBSET_SEED)
+    train_idx, test_idx = stratified_split(y, SUBSET_N_TEST, seed=SUBSET_SEED)
     idx = train_idx if split == "train" else test_idx
     images = torch.from_numpy(X[idx].astype(np.float32)).div_(255.0).view(-1, 1, 28, 28)
     labels = torch.from_numpy(y[idx])
