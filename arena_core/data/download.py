@@ -113,6 +113,7 @@ def download(
             digest = _fetch_once(url, tmp, timeout, algorithm, desc=dest.name)
             if digest != expected:
                 raise DownloadError(f"{algorithm} mismatch: expected {expected}, got {digest}")
+            os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a cache file should be world-readable
             os.replace(tmp, dest)
             return dest
         except (DownloadError, urllib.error.URLError, OSError, http.client.HTTPException) as err:

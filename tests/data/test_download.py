@@ -28,6 +28,7 @@ def test_success_md5_and_sha256(http_server, tmp_path):
     )
     assert dest.read_bytes() == BODY
     assert leftovers(tmp_path / "d") == ["file.bin"]
+    assert dest.stat().st_mode & 0o777 == 0o644
     dest2 = download(
         http_server.url("/a/file.bin"), tmp_path / "e.bin", sha256=hashlib.sha256(BODY).hexdigest()
     )
