@@ -11,6 +11,7 @@
 the path, the input to the contour-and-path figures.
 """
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -28,6 +29,16 @@ def rosenbrock(
 def ravine(xy: Float[Tensor, "... 2"], kappa: float = 50.0) -> Float[Tensor, "..."]:
     x, y = xy[..., 0], xy[..., 1]
     return (x**2 + kappa * y**2) / 2
+
+
+def rotated_ravine(
+    xy: Float[Tensor, "... 2"], kappa: float = 50.0, angle: float = math.pi / 4
+) -> Float[Tensor, "..."]:
+    """The ravine turned by `angle`: its steep direction no longer lies along a coordinate axis,
+    so per-coordinate step sizes (RMSprop, Adam) can no longer undo the ill-conditioning."""
+    c, s = math.cos(angle), math.sin(angle)
+    x, y = xy[..., 0], xy[..., 1]
+    return ravine(torch.stack([c * x + s * y, -s * x + c * y], dim=-1), kappa)
 
 
 def trajectory(
