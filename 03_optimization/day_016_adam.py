@@ -10,6 +10,7 @@ Full run: ~20 s on 2 CPU cores. Smoke: ~2 s.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from matplotlib.figure import Figure
@@ -106,7 +107,7 @@ def main(args: Args) -> dict:
             axes, surfaces, strict=True
         ):
             paths = {
-                f"{k} lr={lrs[k]:g}": trajectory(fn, lambda p, k=k: make(p, lrs[k]), start, steps)
+                f"{k} lr={lrs[k]:g}": trajectory(fn, partial(make, lr=lrs[k]), start, steps)
                 for k, make in optimizers.items()
             }
             surface_panel(row, fn, paths, xlim, ylim, minimum, name)
