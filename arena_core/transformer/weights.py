@@ -2,7 +2,7 @@
 
 GPT-2: HF stores its projections as `Conv1D` (y = x @ W + b, W `[in out]`), with Q, K and V
 side by side in `c_attn`. Llama: HF stores `nn.Linear` weights (`[out in]`, y = x @ W.T).
-Both become `W_Q [n_heads d_model d_head]`, `W_O [n_heads d_head d_model]`, `W_in [d_model d_mlp]`...
+Both become `W_Q [n_heads d_model d_head]`, `W_O [n_heads d_head d_model]`, ...
 Conversion is pure reshaping: no weight processing (no LayerNorm folding, no centring), so our
 model computes exactly what the HF model computes.
 """
@@ -86,7 +86,7 @@ def llama_config_from_hf(hf_cfg, name: str = "custom") -> TransformerConfig:
 
 
 def llama_state_dict_from_hf(sd: dict[str, Tensor], cfg: TransformerConfig) -> dict[str, Tensor]:
-    """Our Llama state dict from a `LlamaForCausalLM` state dict (nn.Linear weights are [out in])."""
+    """Our Llama state dict from a `LlamaForCausalLM` state dict (Linear weights: [out in])."""
     sd = {k.removeprefix("model."): v for k, v in sd.items()}
     out = {"embed.W_E": sd["embed_tokens.weight"]}
     for i in range(cfg.n_layers):
