@@ -1,0 +1,177 @@
+"""Greedy decoding speed: our KV-cache `generate` vs HuggingFace `generate` and TransformerLens
+`HookedTransformer.generate`, and our KV cache vs recomputing the whole sequence every step.
+
+Two models, fp32, batch 1, a 16-token prompt, exactly N new tokens (no early stop):
+- GPT-2 small's architecture (124 M parameters) with random weights: HF `GPT2LMHeadModel` built from
+  a config, the same weights copied into our `GPT2` and into a `HookedTransformer`;
+- SmolLM2-135M offline (our `Llama` from the model registry vs HF's `LlamaForCausalLM` dequantised
+  from the same GGUF; TransformerLens is not run on it).
+Interleaved timing (`arena_core.utils.compare`), same thread count for everyone; ratios last.
+
+Goals (issue "Module 1a"): ours >= 0.9x HF's tokens/s, >= 3x TransformerLens', and the KV cache
+>= 4x faster than recomputation at 64 new tokens.
+
+Run: python benchmarks/bench_generation.py [--threads 2] [--new-tokens 64] [--rounds 3]
+                                           [--skip-smollm2]
+"""
+
+import argparse
+import platform
+import time
+
+import torch
+
+from arena_core.transformer.generate import generate
+from arena_core.utils import compare
+
+
+def gpt2_small_models(seed: int = 0):
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from arena_core.models import gpt2_from_hf_model
+    from arena_core.transformer.weights import transformer_lens_state_dict
+
+    torch.manual_seed(seed)
+    hf = GPT2LMHeadModel(GPT2Config(n_ctx=1024)).eval()
+    ours = gpt2_from_hf_model(hf)
+    c = ours.cfg
+    tl_cfg = HookedTransformerConfig(
+        d_model=c.d_model,
+        n_layers=c.n_layers,
+        n_heads=c.n_heads,
+        d_head=c.d_head,
+        d_mlp=c.d_mlp,
+        d_vocab=c.d_vocab,
+        n_ctx=c.n_ctx,
+        eps=c.eps,
+        act_fn="gelu_new",
+        normalization_type="LN",
+        device="cpu",
+        dtype=torch.float32,
+    )
+    tl = HookedTransformer(tl_cfg)
+    tl.load_state_dict(transformer_lens_state_dict(ours), strict=False)
+    return ours, hf, tl.eval()
+
+
+def smollm2_models():
+    from arena_core.models import load_hf_smollm2, load_model
+
+    return load_model("smollm2-135m").model, load_hf_smollm2()
+
+
+def candidates(ours, hf, tl, prompt: torch.Tensor, n_new: int) -> dict:
+    ids = prompt[0].tolist()
+
+    def run_ours():
+        return generate(ours, [ids], n_new, use_cache=True).new_tokens[0]
+
+    def run_ours_no_cache():
+        return generate(ours, [ids], n_new, use_cache=False).new_tokens[0]
+
+    @torch.inference_mode()
+    def run_hf():
+        out = hf.generate(
+            input_ids=prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=False,
+            max_new_tokens=n_new,
+            min_new_tokens=n_new,
+            pad_token_id=0,
+            eos_token_id=None,
+        )
+        return out[0, prompt.shape[1] :].tolist()
+
+    cands = {
+        "ours (KV cache)": run_ours,
+        "ours (no cache)": run_ours_no_cache,
+        "HF generate": run_hf,
+    }
+    if tl is not None:
+
+        @torch.inference_mode()
+        def run_tl():
+            out = tl.generate(
+                prompt,
+                max_new_tokens=n_new,
+                do_sample=False,
+                stop_at_eos=False,
+                use_past_kv_cache=True,
+                verbose=False,
+                return_type="tokens",
+            )
+            return out[0, prompt.shape[1] :].tolist()
+
+        cands["TransformerLens generate"] = run_tl
+    return cands
+
+
+def bench(label: str, cands: dict, n_new: int, rounds: int) -> dict[str, float]:
+    outputs = {name: fn() for name, fn in cands.items()}
+    ref = outputs["HF generate"]
+    for name, toks in outputs.items():
+        same = sum(a == b for a, b in zip(toks, ref, strict=False))
+        print(
+            f"  [{label}] {name}: {len(toks)} tokens, {same}/{len(ref)} equal to HF's greedy tokens"
+        )
+    result = compare(cands, reference="ours (KV cache)", rounds=rounds, warmup=0)
+    print(f"\n{label}: {n_new} new tokens, batch 1\n{result.table()}")
+    return {name: n_new / sec for name, sec in result.medians.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--prompt-tokens", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-smollm2", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{platform.processor() or platform.machine()}; torch {torch.__version__}; "
+        f"{torch.get_num_threads()} threads"
+    )
+
+    prompt = torch.randint(
+        100, 5000, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(0)
+    )
+    results = {}
+    ours, hf, tl = gpt2_small_models()
+    results["GPT-2 small (random)"] = bench(
+        "GPT-2 small (random weights)",
+        candidates(ours, hf, tl, prompt, args.new_tokens),
+        args.new_tokens,
+        args.rounds,
+    )
+    del ours, hf, tl
+    if not args.skip_smollm2:
+        ours, hf = smollm2_models()
+        results["SmolLM2-135M"] = bench(
+            "SmolLM2-135M",
+            candidates(ours, hf, None, prompt, args.new_tokens),
+            args.new_tokens,
+            args.rounds,
+        )
+
+    print(f"\ntokens/s (median of {args.rounds} interleaved rounds) and ratios")
+    for label, tps in results.items():
+        cache = tps["ours (KV cache)"]
+        parts = [f"{name} {v:.1f}" for name, v in tps.items()]
+        print(f"{label}: " + ", ".join(parts))
+        print(f"  ours / HF generate:            {cache / tps['HF generate']:.2f}x  (goal >= 0.9x)")
+        if "TransformerLens generate" in tps:
+            print(
+                f"  ours / TransformerLens:        "
+                f"{cache / tps['TransformerLens generate']:.2f}x  (goal >= 3x)"
+            )
+        print(
+            f"  KV cache / no cache at {args.new_tokens}:     "
+            f"{cache / tps['ours (no cache)']:.2f}x  (goal >= 4x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
