@@ -51,7 +51,7 @@ def spacing_figure(magnitudes: torch.Tensor) -> tuple[Figure, dict[str, float]]:
     for dtype in DTYPES:
         x = magnitudes.to(dtype)
         gap = (torch.nextafter(x, torch.full_like(x, math.inf)) - x).double()
-        ax.loglog(x.double(), gap, label=str(dtype).replace("torch.", ""))
+        ax.loglog(x.double().numpy(), gap.numpy(), label=str(dtype).replace("torch.", ""))
         rel[str(dtype)] = (gap / x.double()).max().item()
     ax.set_xlabel("magnitude |x|")
     ax.set_ylabel("gap to the next representable number")
@@ -138,9 +138,9 @@ def fit_cubic(args: Args, run: Run) -> dict[str, float]:
 
     fig = Figure(figsize=(10, 3.8))
     ax1, ax2 = fig.subplots(1, 2)
-    ax1.plot(x, y, color="black", lw=2.5, label="sin(x)")
+    ax1.plot(x.numpy(), y.numpy(), color="black", lw=2.5, label="sin(x)")
     for step, pred in snapshots.items():
-        ax1.plot(x, pred, lw=1.3, label=f"after step {step + 1}")
+        ax1.plot(x.numpy(), pred.numpy(), lw=1.3, label=f"after step {step + 1}")
     ax1.set_title("Cubic fitted by gradient descent (autograd)")
     ax1.set_xlabel("x")
     ax1.legend(fontsize=8)

@@ -60,11 +60,11 @@ def operations_figure(img: torch.Tensor, means: torch.Tensor) -> Figure:
     top = fig.subfigures(2, 1, height_ratios=[1.3, 1])
     axes = top[0].subplots(1, len(panels))
     for ax, (image, title) in zip(axes, panels, strict=True):
-        ax.imshow(image[0], cmap="gray")
+        ax.imshow(image[0].numpy(), cmap="gray")
         ax.set_title(f"{title}\n{tuple(image.shape[1:])}", fontsize=8)
         ax.axis("off")
     ax = top[1].subplots()
-    ax.imshow(make_grid(means, nrow=10, padding=1, pad_value=1.0)[0], cmap="magma")
+    ax.imshow(make_grid(means, nrow=10, padding=1, pad_value=1.0)[0].numpy(), cmap="magma")
     ax.set_title('class means: reduce "(cls n) c h w -> cls c h w", "mean"', fontsize=9)
     ax.axis("off")
     return fig
@@ -94,7 +94,7 @@ def main(args: Args) -> dict:
         unpadded = make_grid(batch[: rows * args.nrow], nrow=args.nrow)
         fig = Figure(figsize=(6, 6))
         ax = fig.subplots()
-        ax.imshow(grid[0], cmap="gray_r")
+        ax.imshow(grid[0].numpy(), cmap="gray_r")
         ax.set_title(
             f'{b} MNIST test digits: rearrange "(gh gw) c h w -> c (gh h) (gw w)"', fontsize=9
         )

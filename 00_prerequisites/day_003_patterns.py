@@ -82,7 +82,7 @@ def overflow_experiment(args: Args, gen: torch.Generator) -> tuple[Figure, dict[
                 continue
             shown = [min(e, cap) for e in errs]
             ax.loglog(
-                scales,
+                scales.numpy(),
                 [max(e, 1e-18) for e in shown],
                 color=styles[dtype],
                 ls="-" if method == "stable" else "--",
@@ -158,9 +158,9 @@ def sampling_experiment(args: Args, gen: torch.Generator) -> tuple[Figure, dict[
     p_value = float(stats.chi2.sf(x2, dof))
     fig = Figure(figsize=(6.4, 3.6))
     ax = fig.subplots()
-    idx = torch.arange(len(probs))
-    ax.bar(idx - 0.2, probs, width=0.4, label="softmax probability")
-    ax.bar(idx + 0.2, counts / args.samples, width=0.4, label="sampled frequency")
+    idx = torch.arange(len(probs)).numpy()
+    ax.bar(idx - 0.2, probs.numpy(), width=0.4, label="softmax probability")
+    ax.bar(idx + 0.2, (counts / args.samples).numpy(), width=0.4, label="sampled frequency")
     ax.set_xticks(idx.tolist())
     ax.set_xlabel("category (category 6 has logit -inf)")
     ax.set_title(

@@ -66,7 +66,7 @@ def similarity_figure(images: torch.Tensor, labels: torch.Tensor, per_class: int
     between = sim[~same].mean().item()
     fig = Figure(figsize=(6.2, 5.2))
     ax = fig.subplots()
-    im = ax.imshow(sim, cmap="viridis", vmin=0.2, vmax=1)
+    im = ax.imshow(sim.numpy(), cmap="viridis", vmin=0.2, vmax=1)
     ticks = [per_class * c + per_class / 2 for c in range(10)]
     ax.set_xticks(ticks, [str(c) for c in range(10)])
     ax.set_yticks(ticks, [str(c) for c in range(10)])
@@ -93,9 +93,9 @@ def pca_figure(train: torch.Tensor, labels: torch.Tensor):
     k90 = int((cumulative < 0.9).sum().item()) + 1
     fig = Figure(figsize=(11, 4.4))
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.3, 1])
-    proj = full.projection[:, :2]
+    proj = full.projection[:, :2].numpy()
     for c in range(10):
-        pts = proj[labels == c]
+        pts = proj[(labels == c).numpy()]
         ax1.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.6, label=str(c), color=f"C{c}")
         centre = pts.mean(0)
         ax1.text(
@@ -113,7 +113,7 @@ def pca_figure(train: torch.Tensor, labels: torch.Tensor):
     ax1.set_xlabel(f"PC 1 ({ev[0]:.1%} of variance)")
     ax1.set_ylabel(f"PC 2 ({ev[1]:.1%} of variance)")
     ax1.set_title(f"{len(x)} training digits projected on 2 principal components")
-    ax2.plot(range(1, len(cumulative) + 1), cumulative, marker=".")
+    ax2.plot(range(1, len(cumulative) + 1), cumulative.numpy(), marker=".")
     ax2.axhline(0.9, color="gray", ls="--")
     ax2.axvline(k90, color="gray", ls="--")
     ax2.text(k90 + 1, 0.5, f"{k90} components\nexplain 90%", fontsize=9)
