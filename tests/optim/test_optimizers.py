@@ -71,8 +71,15 @@ decays = st.sampled_from([0.0, 1e-3, 0.1])
 
 
 @SETTINGS
-@given(lr=lrs, momentum=st.sampled_from([0.0, 0.5, 0.9]), dampening=st.sampled_from([0.0, 0.3]),
-       nesterov=st.booleans(), wd=decays, lr2=lrs, foreach=st.booleans())
+@given(
+    lr=lrs,
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    dampening=st.sampled_from([0.0, 0.3]),
+    nesterov=st.booleans(),
+    wd=decays,
+    lr2=lrs,
+    foreach=st.booleans(),
+)
 def test_sgd_matches_torch(lr, momentum, dampening, nesterov, wd, lr2, foreach):
     if nesterov and (momentum == 0 or dampening != 0):
         dampening, momentum = 0.0, 0.9
@@ -81,20 +88,37 @@ def test_sgd_matches_torch(lr, momentum, dampening, nesterov, wd, lr2, foreach):
 
 
 @SETTINGS
-@given(lr=lrs, alpha=st.sampled_from([0.9, 0.99]), momentum=st.sampled_from([0.0, 0.5]),
-       centered=st.booleans(), wd=decays, eps=st.sampled_from([1e-8, 1e-3]), foreach=st.booleans())
+@given(
+    lr=lrs,
+    alpha=st.sampled_from([0.9, 0.99]),
+    momentum=st.sampled_from([0.0, 0.5]),
+    centered=st.booleans(),
+    wd=decays,
+    eps=st.sampled_from([1e-8, 1e-3]),
+    foreach=st.booleans(),
+)
 def test_rmsprop_matches_torch(lr, alpha, momentum, centered, wd, eps, foreach):
-    kwargs = dict(lr=lr, alpha=alpha, momentum=momentum, centered=centered, weight_decay=wd,
-                  eps=eps)
-    run_pair(RMSprop, torch.optim.RMSprop, kwargs, {"lr": lr / 2, "centered": not centered},
-             foreach)
+    kwargs = dict(
+        lr=lr, alpha=alpha, momentum=momentum, centered=centered, weight_decay=wd, eps=eps
+    )
+    run_pair(
+        RMSprop, torch.optim.RMSprop, kwargs, {"lr": lr / 2, "centered": not centered}, foreach
+    )
 
 
-@pytest.mark.parametrize("ours_cls,torch_cls", [(Adam, torch.optim.Adam),
-                                                (AdamW, torch.optim.AdamW)])
+@pytest.mark.parametrize(
+    "ours_cls,torch_cls", [(Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)]
+)
 @SETTINGS
-@given(lr=lrs, beta1=st.sampled_from([0.0, 0.8, 0.9]), beta2=st.sampled_from([0.9, 0.999]),
-       amsgrad=st.booleans(), wd=decays, eps=st.sampled_from([1e-8, 1e-4]), foreach=st.booleans())
+@given(
+    lr=lrs,
+    beta1=st.sampled_from([0.0, 0.8, 0.9]),
+    beta2=st.sampled_from([0.9, 0.999]),
+    amsgrad=st.booleans(),
+    wd=decays,
+    eps=st.sampled_from([1e-8, 1e-4]),
+    foreach=st.booleans(),
+)
 def test_adam_matches_torch(ours_cls, torch_cls, lr, beta1, beta2, amsgrad, wd, eps, foreach):
     kwargs = dict(lr=lr, betas=(beta1, beta2), amsgrad=amsgrad, weight_decay=wd, eps=eps)
     groups = {"lr": 2 * lr, "betas": (0.5, 0.99), "weight_decay": 0.05}

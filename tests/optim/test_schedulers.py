@@ -16,32 +16,48 @@ STEPS = 80
 TOL = 1e-10
 
 CASES = {
-    "step": (lambda o: ours.StepLR(o, step_size=7, gamma=0.5),
-             lambda o: tls.StepLR(o, step_size=7, gamma=0.5)),
-    "exponential": (lambda o: ours.ExponentialLR(o, gamma=0.97),
-                    lambda o: tls.ExponentialLR(o, gamma=0.97)),
-    "cosine": (lambda o: ours.CosineAnnealingLR(o, T_max=30, eta_min=1e-3),
-               lambda o: tls.CosineAnnealingLR(o, T_max=30, eta_min=1e-3)),
-    "cosine_no_min": (lambda o: ours.CosineAnnealingLR(o, T_max=STEPS),
-                      lambda o: tls.CosineAnnealingLR(o, T_max=STEPS)),
-    "linear": (lambda o: ours.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=13),
-               lambda o: tls.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=13)),
+    "step": (
+        lambda o: ours.StepLR(o, step_size=7, gamma=0.5),
+        lambda o: tls.StepLR(o, step_size=7, gamma=0.5),
+    ),
+    "exponential": (
+        lambda o: ours.ExponentialLR(o, gamma=0.97),
+        lambda o: tls.ExponentialLR(o, gamma=0.97),
+    ),
+    "cosine": (
+        lambda o: ours.CosineAnnealingLR(o, T_max=30, eta_min=1e-3),
+        lambda o: tls.CosineAnnealingLR(o, T_max=30, eta_min=1e-3),
+    ),
+    "cosine_no_min": (
+        lambda o: ours.CosineAnnealingLR(o, T_max=STEPS),
+        lambda o: tls.CosineAnnealingLR(o, T_max=STEPS),
+    ),
+    "linear": (
+        lambda o: ours.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=13),
+        lambda o: tls.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=13),
+    ),
     "warmup_cosine": (
         lambda o: ours.warmup_cosine(o, warmup_steps=10, total_steps=STEPS, start_factor=0.05),
         lambda o: tls.SequentialLR(
             o,
-            [tls.LinearLR(o, start_factor=0.05, total_iters=10),
-             tls.CosineAnnealingLR(o, T_max=STEPS - 10)],
+            [
+                tls.LinearLR(o, start_factor=0.05, total_iters=10),
+                tls.CosineAnnealingLR(o, T_max=STEPS - 10),
+            ],
             milestones=[10],
         ),
     ),
     "three_phase": (
         lambda o: ours.SequentialLR(
-            o, [ours.LinearLR(o, 0.2, 1.0, 5), ours.ExponentialLR(o, 0.95),
-                ours.StepLR(o, 4, 0.7)], milestones=[5, 40]),
+            o,
+            [ours.LinearLR(o, 0.2, 1.0, 5), ours.ExponentialLR(o, 0.95), ours.StepLR(o, 4, 0.7)],
+            milestones=[5, 40],
+        ),
         lambda o: tls.SequentialLR(
-            o, [tls.LinearLR(o, 0.2, 1.0, 5), tls.ExponentialLR(o, 0.95),
-                tls.StepLR(o, 4, 0.7)], milestones=[5, 40]),
+            o,
+            [tls.LinearLR(o, 0.2, 1.0, 5), tls.ExponentialLR(o, 0.95), tls.StepLR(o, 4, 0.7)],
+            milestones=[5, 40],
+        ),
     ),
 }
 
@@ -89,7 +105,8 @@ def test_scheduler_drives_torch_optimizer_and_resumes():
     assert opt2.param_groups[0]["lr"] == pytest.approx(lr_now, abs=1e-15)
     ref_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
     ref = tls.SequentialLR(
-        ref_opt, [tls.LinearLR(ref_opt, 0.01, total_iters=4), tls.CosineAnnealingLR(ref_opt, 16)],
+        ref_opt,
+        [tls.LinearLR(ref_opt, 0.01, total_iters=4), tls.CosineAnnealingLR(ref_opt, 16)],
         milestones=[4],
     )
     for _ in range(7):

@@ -2,8 +2,6 @@
 resuming an interrupted sweep, and the W&B sweep config format."""
 
 import itertools
-import math
-import random
 
 import pytest
 import yaml
