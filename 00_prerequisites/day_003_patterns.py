@@ -34,6 +34,7 @@ class Args(DayArgs):
     classes: int = 1000  # logits per row
     scales: int = 30  # logit scales between 1 and 1e4 (log-spaced)
     samples: int = 200_000  # categorical draws for the chi-square test
+    threads: int = 1  # torch intra-op threads (small tensors: 1 thread avoids sync overhead)
 
 
 def naive_logsumexp(x: torch.Tensor) -> torch.Tensor:
@@ -178,14 +179,21 @@ def sampling_experiment(args: Args, gen: torch.Generator) -> tuple[Figure, dict[
 def main(args: Args) -> dict:
     if args.smoke:
         args.batch, args.classes, args.scales, args.samples = 8, 50, 6, 5000
-    with Run(day=3, args=args) as run:
-        run.record_source("data", "synthetic: seeded Gaussian logits (torch.Generator)")
-        fig, overflow = overflow_experiment(args, run.generator)
-        run.save_fig(fig, "naive_vs_stable")
-        facts = facts_and_patterns(run.generator)
-        fig, sampling = sampling_experiment(args, run.generator)
-        run.save_fig(fig, "sampling")
-        return run.finish({**facts, **overflow, **sampling})
+    previous_threads = torch.get_num_threads()
+    # Thousands of tiny ops: a second thread only adds synchronisation, and on a busy
+    # machine it can make the loop 10-100x slower. Restored afterwards.
+    torch.set_num_threads(args.threads)
+    try:
+        with Run(day=3, args=args) as run:
+            run.record_source("data", "synthetic: seeded Gaussian logits (torch.Generator)")
+            fig, overflow = overflow_experiment(args, run.generator)
+            run.save_fig(fig, "naive_vs_stable")
+            facts = facts_and_patterns(run.generator)
+            fig, sampling = sampling_experiment(args, run.generator)
+            run.save_fig(fig, "sampling")
+            return run.finish({**facts, **overflow, **sampling})
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 if __name__ == "__main__":

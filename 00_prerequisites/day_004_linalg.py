@@ -66,7 +66,7 @@ def similarity_figure(images: torch.Tensor, labels: torch.Tensor, per_class: int
     between = sim[~same].mean().item()
     fig = Figure(figsize=(6.2, 5.2))
     ax = fig.subplots()
-    im = ax.imshow(sim.numpy(), cmap="viridis", vmin=0.2, vmax=1)
+    im = ax.imshow(sim.numpy(), cmap="viridis", vmin=0.2, vmax=1, interpolation="nearest")
     ticks = [per_class * c + per_class / 2 for c in range(10)]
     ax.set_xticks(ticks, [str(c) for c in range(10)])
     ax.set_yticks(ticks, [str(c) for c in range(10)])
