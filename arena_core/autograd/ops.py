@@ -56,7 +56,7 @@ def _add_backward(g, saved, shapes):
 
 def add(a, b) -> Tensor:
     a, b = _pair(a, b, "add")
-    return Tensor._result(a.data + b.data, "add", _add_backward, (a, b), meta=(a.shape, b.shape))
+    return Tensor.from_op(a.data + b.data, "add", _add_backward, (a, b), meta=(a.shape, b.shape))
 
 
 def _sub_backward(g, saved, shapes):
@@ -65,7 +65,7 @@ def _sub_backward(g, saved, shapes):
 
 def sub(a, b) -> Tensor:
     a, b = _pair(a, b, "sub")
-    return Tensor._result(a.data - b.data, "sub", _sub_backward, (a, b), meta=(a.shape, b.shape))
+    return Tensor.from_op(a.data - b.data, "sub", _sub_backward, (a, b), meta=(a.shape, b.shape))
 
 
 def _mul_backward(g, saved, shapes):
@@ -75,7 +75,7 @@ def _mul_backward(g, saved, shapes):
 
 def mul(a, b) -> Tensor:
     a, b = _pair(a, b, "mul")
-    return Tensor._result(
+    return Tensor.from_op(
         a.data * b.data, "mul", _mul_backward, (a, b), (a.data, b.data), (a.shape, b.shape), (a, b)
     )
 
@@ -88,7 +88,7 @@ def _div_backward(g, saved, shapes):
 
 def div(a, b) -> Tensor:
     a, b = _pair(a, b, "div")
-    return Tensor._result(
+    return Tensor.from_op(
         a.data / b.data, "div", _div_backward, (a, b), (a.data, b.data), (a.shape, b.shape), (a, b)
     )
 
@@ -105,7 +105,7 @@ def pow(a, b) -> Tensor:
     a, b = _pair(a, b, "pow")
     out = a.data**b.data
     meta = (a.shape, b.shape, b.requires_grad)
-    return Tensor._result(out, "pow", _pow_backward, (a, b), (a.data, b.data, out), meta, (a, b))
+    return Tensor.from_op(out, "pow", _pow_backward, (a, b), (a.data, b.data, out), meta, (a, b))
 
 
 def _maximum_backward(g, saved, shapes):
@@ -117,7 +117,7 @@ def _maximum_backward(g, saved, shapes):
 
 def maximum(a, b) -> Tensor:
     a, b = _pair(a, b, "maximum")
-    return Tensor._result(
+    return Tensor.from_op(
         np.maximum(a.data, b.data), "maximum", _maximum_backward, (a, b),
         (a.data, b.data), (a.shape, b.shape), (a, b),
     )  # fmt: skip
@@ -129,7 +129,7 @@ def _neg_backward(g, saved, meta):
 
 
 def neg(a: Tensor) -> Tensor:
-    return Tensor._result(-a.data, "neg", _neg_backward, (a,))
+    return Tensor.from_op(-a.data, "neg", _neg_backward, (a,))
 
 
 def _exp_backward(g, saved, meta):
@@ -138,7 +138,7 @@ def _exp_backward(g, saved, meta):
 
 def exp(a: Tensor) -> Tensor:
     out = np.exp(a.data)
-    result = Tensor._result(out, "exp", _exp_backward, (a,), (out,))
+    result = Tensor.from_op(out, "exp", _exp_backward, (a,), (out,))
     if result._node is not None:  # the saved array is the output: watch its version too
         result._node.versions = ((result._version, 0, "the output of exp"),)
     return result
@@ -149,7 +149,7 @@ def _log_backward(g, saved, meta):
 
 
 def log(a: Tensor) -> Tensor:
-    return Tensor._result(np.log(a.data), "log", _log_backward, (a,), (a.data,), save_from=(a,))
+    return Tensor.from_op(np.log(a.data), "log", _log_backward, (a,), (a.data,), save_from=(a,))
 
 
 def _tanh_backward(g, saved, meta):
@@ -158,7 +158,7 @@ def _tanh_backward(g, saved, meta):
 
 def tanh(a: Tensor) -> Tensor:
     out = np.tanh(a.data)
-    result = Tensor._result(out, "tanh", _tanh_backward, (a,), (out,))
+    result = Tensor.from_op(out, "tanh", _tanh_backward, (a,), (out,))
     if result._node is not None:
         result._node.versions = ((result._version, 0, "the output of tanh"),)
     return result
@@ -170,7 +170,7 @@ def _relu_backward(g, saved, meta):
 
 def relu(a: Tensor) -> Tensor:
     positive = a.data > 0  # a private mask, so no version check is needed; relu'(0) = 0
-    return Tensor._result(np.where(positive, a.data, 0).astype(a.dtype), "relu", _relu_backward,
+    return Tensor.from_op(np.where(positive, a.data, 0).astype(a.dtype), "relu", _relu_backward,
                           (a,), (positive.astype(a.dtype),))  # fmt: skip
 
 
@@ -199,7 +199,7 @@ def _sum_backward(g, saved, meta):
 def sum(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes(dim, a.ndim)
     out = np.asarray(a.data.sum(axis=axes, keepdims=keepdim))
-    return Tensor._result(out, "sum", _sum_backward, (a,), meta=(a.shape, axes, keepdim))
+    return Tensor.from_op(out, "sum", _sum_backward, (a,), meta=(a.shape, axes, keepdim))
 
 
 def _mean_backward(g, saved, meta):
@@ -211,7 +211,7 @@ def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes(dim, a.ndim)
     count = int(np.prod([a.shape[d] for d in axes]))
     out = np.asarray(a.data.mean(axis=axes, keepdims=keepdim))
-    return Tensor._result(out, "mean", _mean_backward, (a,), meta=(a.shape, axes, keepdim, count))
+    return Tensor.from_op(out, "mean", _mean_backward, (a,), meta=(a.shape, axes, keepdim, count))
 
 
 def _amax_backward(g, saved, meta):
@@ -227,7 +227,7 @@ def amax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     top = a.data.max(axis=axes, keepdims=True)
     mask = (a.data == top).astype(a.dtype)
     out = top if keepdim else np.squeeze(top, axis=axes)
-    return Tensor._result(
+    return Tensor.from_op(
         np.asarray(out), "amax", _amax_backward, (a,), (mask,), (a.shape, axes, keepdim)
     )
 
@@ -246,7 +246,7 @@ def reshape(a: Tensor, *shape) -> Tensor:
         raise ValueError(
             f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) to {shape}"
         ) from None
-    return Tensor._result(out, "reshape", _reshape_backward, (a,), meta=a.shape, view_of=a)
+    return Tensor.from_op(out, "reshape", _reshape_backward, (a,), meta=a.shape, view_of=a)
 
 
 def _permute_backward(g, saved, dims):
@@ -259,7 +259,7 @@ def permute(a: Tensor, *dims) -> Tensor:
     if sorted(d % builtins.max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} dims of {a.shape}")
     dims = tuple(d % a.ndim for d in dims)
-    return Tensor._result(
+    return Tensor.from_op(
         np.transpose(a.data, dims), "permute", _permute_backward, (a,), meta=dims, view_of=a
     )
 
@@ -287,7 +287,7 @@ def _getitem_backward(g, saved, meta):
 def getitem(a: Tensor, index) -> Tensor:
     index = _index_arrays(index)
     out = np.asarray(a.data[index])
-    return Tensor._result(
+    return Tensor.from_op(
         out, "getitem", _getitem_backward, (a,), meta=(a.shape, a.dtype, index), view_of=a
     )
 
@@ -318,7 +318,7 @@ def matmul(a, b) -> Tensor:
         raise ValueError(
             f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast"
         ) from None
-    return Tensor._result(
+    return Tensor.from_op(
         np.asarray(out),
         "matmul",
         _matmul_backward,

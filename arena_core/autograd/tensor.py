@@ -79,9 +79,9 @@ class Tensor:
         self._version = _Version()
         self._is_view = False
 
-    # --- construction of op results (used by ops.py) ------
+    # --- construction of op results (used by ops.py and custom ops) ------
     @staticmethod
-    def _result(data, op, backward, parents, saved=(), meta=None, save_from=(), view_of=None):
+    def from_op(data, op, backward, parents, saved=(), meta=None, save_from=(), view_of=None):
         """Wrap an op's output array; attach a Node when grad is on and a parent requires grad.
 
         `save_from` lists the tensors whose data the backward reads, so their versions are checked.

@@ -6,8 +6,8 @@ Three reasons to write your own backward:
   forms that never overflow, and their backward reuses quantities from the forward pass
   (sigmoid(x) and softmax(x));
 * a gradient that is not the true derivative - `StraightThroughRound` rounds in the forward pass
-  but lets the gradient through unchanged where |x| <= 1 (the straight-through estimator of
-  Bengio, Leonard & Courville 2013, used for quantisation and VQ-VAE codes);
+  but passes the gradient through unchanged, as if it were the identity (the straight-through
+  estimator of Bengio, Leonard & Courville 2013, used for quantisation and VQ-VAE codes);
 * memory - `checkpoint` saves only the inputs of a block and recomputes the block's
   intermediate activations during backward (Chen et al. 2016, "Training Deep Nets with
   Sublinear Memory Cost"), trading one extra forward pass for activation memory.
@@ -54,17 +54,16 @@ class LogSumExp(torch.autograd.Function):
 
 
 class StraightThroughRound(torch.autograd.Function):
-    """round(x) forward; backward passes the gradient through where |x| <= 1, zero elsewhere."""
+    """round(x) forward; backward pretends the op was the identity (round' = 0 almost everywhere,
+    which would stop all learning upstream)."""
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return torch.round(x)
 
     @staticmethod
     def backward(ctx, grad_out):
-        (x,) = ctx.saved_tensors
-        return grad_out * (x.abs() <= 1).to(grad_out.dtype)
+        return grad_out
 
 
 class _Checkpoint(torch.autograd.Function):
@@ -103,6 +102,22 @@ def checkpoint(fn: Callable[..., Tensor], *inputs: Tensor) -> Tensor:
     Parameters that `fn` closes over must be passed as inputs to receive gradients.
     """
     return _Checkpoint.apply(fn, *inputs)
+
+
+def checkpoint_sequential(
+    layer: Callable[[Tensor, Tensor], Tensor], x: Tensor, weights: list[Tensor], segment: int
+) -> Tensor:
+    """x = layer(x, w) for each w, checkpointing every `segment` consecutive layers as one block:
+    only each block's input is kept; activations inside a block are recomputed in backward."""
+
+    def block(h: Tensor, *ws: Tensor) -> Tensor:
+        for w in ws:
+            h = layer(h, w)
+        return h
+
+    for i in range(0, len(weights), segment):
+        x = checkpoint(block, x, *weights[i : i + segment])
+    return x
 
 
 def saved_tensor_bytes(fn: Callable[[], Tensor]) -> int:

@@ -19,6 +19,7 @@ Python's recursion limit.
 """
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 
 
@@ -106,12 +107,16 @@ class Value:
         """sum_i w_i x_i (+ b) as a single node: d/dw_i = x_i, d/dx_i = w_i, d/db = 1."""
         if len(weights) != len(inputs):
             raise ValueError(f"dot of lengths {len(weights)} and {len(inputs)}")
-        w = [v if isinstance(v, Value) else Value(v) for v in weights]
-        x = [v if isinstance(v, Value) else Value(v) for v in inputs]
-        wd = [v.data for v in w]
-        xd = [v.data for v in x]
-        total = sum(a * b for a, b in zip(wd, xd, strict=True))
-        parents, local = (*w, *x), (*xd, *wd)
+        try:  # fast path: everything is already a Value
+            wd = [v.data for v in weights]
+            xd = [v.data for v in inputs]
+        except AttributeError:  # plain numbers among them become constant Values
+            weights = [v if isinstance(v, Value) else Value(v) for v in weights]
+            inputs = [v if isinstance(v, Value) else Value(v) for v in inputs]
+            wd = [v.data for v in weights]
+            xd = [v.data for v in inputs]
+        total = sum(map(operator.mul, wd, xd))
+        parents, local = (*weights, *inputs), (*xd, *wd)
         if bias is not None:
             bias = bias if isinstance(bias, Value) else Value(bias)
             total += bias.data
@@ -125,14 +130,13 @@ class Value:
         Leaves accumulate (call `zero_grad` between steps, as in torch); intermediate nodes are
         reset first, so calling backward twice on the same graph does not double-count inside it.
         """
-        order = topological_order(self)
+        order = _interior_order(self)
         for node in order:
-            if node._parents:
-                node.grad = 0.0
+            node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad
-            for parent, local in zip(node._parents, node._local_grads, strict=True):
+            for parent, local in zip(node._parents, node._local_grads, strict=False):
                 parent.grad += local * g
 
     def __repr__(self) -> str:
@@ -155,5 +159,28 @@ def topological_order(root: Value) -> list[Value]:
         stack.append((node, True))
         for parent in node._parents:
             if parent not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _interior_order(root: Value) -> list[Value]:
+    """Like `topological_order`, but without the leaves: they only receive gradient, so backward
+    never needs to visit them (most edges of an MLP's graph end at a weight or an input)."""
+    if not root._parents:
+        return []
+    order: list[Value] = []
+    visited: set[Value] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)  # marked when expanded, not when pushed: parents must finish first
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent._parents and parent not in visited:
                 stack.append((parent, False))
     return order

@@ -34,6 +34,7 @@ class Layer:
         self.neurons = [Neuron(n_in, nonlin, rng) for _ in range(n_out)]
 
     def __call__(self, x: Sequence) -> list[Value]:
+        x = [v if isinstance(v, Value) else Value(v) for v in x]  # once, not once per neuron
         return [n(x) for n in self.neurons]
 
     def parameters(self) -> list[Value]:
@@ -71,7 +72,8 @@ def svm_loss(model: ValueMLP, X: Sequence, y: Sequence, alpha: float = 1e-4) -> 
     """
     scores = [model(list(x))[0] for x in X]
     hinge = Value.sum((1 - yi * s).relu() for yi, s in zip(y, scores, strict=True)) * (1.0 / len(y))
-    reg = alpha * Value.sum(p * p for p in model.parameters())
+    params = model.parameters()
+    reg = alpha * Value.dot(params, params)  # ||p||^2 as one node (p appears as both factors)
     accuracy = sum((yi > 0) == (s.data > 0) for yi, s in zip(y, scores, strict=True)) / len(y)
     return hinge + reg, accuracy
 
