@@ -44,22 +44,23 @@ def logsumexp(
     """log(sum(exp(x), dim)) without overflow: m + log(sum(exp(x - m))) with m = max(x)."""
     m = _safe_max(x, dim)
     # m is a constant shift (detached): d/dx of the result is exp(x - lse) = softmax(x) exactly.
-    out = m + torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))
+    # exp_ in place on the fresh tensor x - m saves one allocation (autograd supports it)
+    out = m + torch.log((x - m).exp_().sum(dim=dim, keepdim=True))
     return out if keepdim else out.squeeze(dim)
 
 
 def log_softmax(x: Float[Tensor, "..."], dim: int = -1) -> Float[Tensor, "..."]:
     """log softmax(x)_i = x_i - logsumexp(x); exact for huge logits, -inf where x_i = -inf."""
-    out = x - logsumexp(x, dim=dim, keepdim=True)
-    # a row holding +inf has no finite normalisation: NaN everywhere, as torch (not -inf entries)
-    posinf = (x == float("inf")).any(dim=dim, keepdim=True) if x.shape[dim] else None
-    return out if posinf is None else torch.where(posinf, torch.full_like(out, float("nan")), out)
+    # Shift by m, keeping m = +inf for a row holding +inf: then the row's log-normaliser is
+    # log(NaN) and every entry comes out NaN, as in torch (not a misleading mix of NaN and -inf).
+    shifted = x - _safe_max(x, dim, replace_posinf=False)
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
 def softmax(x: Float[Tensor, "..."], dim: int = -1) -> Float[Tensor, "..."]:
     """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m) with m = max(x); NaN for all -inf rows."""
     # a +inf logit makes the row inf/inf = NaN everywhere (keep +inf in m, as torch does)
-    e = torch.exp(x - _safe_max(x, dim, replace_posinf=False))
+    e = (x - _safe_max(x, dim, replace_posinf=False)).exp_()
     return e / e.sum(dim=dim, keepdim=True)
 
 
@@ -79,8 +80,8 @@ def cross_entropy(
     model said "impossible" and it happened. For probability targets we use the convention
     0 * log 0 = 0, so classes with target probability 0 contribute nothing even when q_c = 0.
     """
-    logq = log_softmax(logits, dim=-1)
     if targets.is_floating_point():
+        logq = log_softmax(logits, dim=-1)
         if targets.shape != logits.shape:
             raise ValueError(f"probability targets {tuple(targets.shape)} must match logits shape")
         terms = torch.where(targets > 0, targets * logq, torch.zeros_like(logq))
@@ -95,8 +96,9 @@ def cross_entropy(
         keep = targets != ignore_index
         # ignored entries read class 0 (any valid index) and are zeroed right after
         safe = torch.where(keep, targets, torch.zeros_like(targets))
-        picked = logq.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
-        losses = torch.where(keep, -picked, torch.zeros_like(picked))
+        # -log q_t = logsumexp(logits) - logits_t: no need to build the whole log-softmax
+        picked = logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+        losses = torch.where(keep, logsumexp(logits, dim=-1) - picked, torch.zeros_like(picked))
     if reduction == "none":
         return losses
     if reduction == "sum":
