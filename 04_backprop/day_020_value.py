@@ -66,10 +66,12 @@ def cyclic_garbage(value_cls, n: int = 200) -> int:
         gc.enable()
 
 
-def boundary_figure(model: ValueMLP, X: np.ndarray, y: np.ndarray, losses, accs) -> Figure:
+def boundary_figure(
+    model: ValueMLP, X: np.ndarray, y: np.ndarray, losses, accs, res: int
+) -> Figure:
     fig = Figure(figsize=(10, 4))
     ax, ax_loss = fig.subplots(1, 2)
-    xx, yy = np.meshgrid(np.linspace(-1.6, 2.6, 60), np.linspace(-1.1, 1.6, 45))
+    xx, yy = np.meshgrid(np.linspace(-1.6, 2.6, res), np.linspace(-1.1, 1.6, res * 3 // 4))
     scores = np.array([model([a, b])[0].data for a, b in zip(xx.ravel(), yy.ravel(), strict=True)])
     ax.contourf(xx, yy, scores.reshape(xx.shape) > 0, cmap="coolwarm", alpha=0.35)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=18, edgecolors="k", linewidths=0.4)
@@ -102,11 +104,12 @@ def main(args: Args) -> dict:
         max_err = max(abs(ours[k] - ref[k]) for k in ref)
 
         # 2. reference cycles: ours vs micrograd
-        cycles_ours = cyclic_garbage(Value)
+        chain = 20 if args.smoke else 200
+        cycles_ours = cyclic_garbage(Value, chain)
         try:
             from micrograd.engine import Value as MicrogradValue
 
-            cycles_micrograd = cyclic_garbage(MicrogradValue)
+            cycles_micrograd = cyclic_garbage(MicrogradValue, chain)
         except ImportError:
             cycles_micrograd = -1
 
@@ -127,7 +130,8 @@ def main(args: Args) -> dict:
         train_seconds = time.perf_counter() - start
         n_nodes = len(topological_order(svm_loss(model, X.tolist(), y_pm)[0]))
         _, final_acc = svm_loss(model, X.tolist(), y_pm)
-        run.save_fig(boundary_figure(model, X, y, losses, accs), "moons_boundary")
+        fig = boundary_figure(model, X, y, losses, accs, res=12 if args.smoke else 80)
+        run.save_fig(fig, "moons_boundary")
 
         return run.finish(
             {

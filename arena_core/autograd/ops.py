@@ -16,8 +16,9 @@ import numpy as np
 from arena_core.autograd.tensor import Tensor
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+def unbroadcast(grad, shape: tuple) -> np.ndarray:
     """Sum `grad` down to `shape`, undoing numpy broadcasting (leading dims, then size-1 dims)."""
+    grad = np.asarray(grad)  # products of 0-d arrays are numpy scalars
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
