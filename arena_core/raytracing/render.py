@@ -90,11 +90,13 @@ def render_depth(
     chunk_size: int | None = None,
     method: str = "matmul",
     cull: bool = False,
+    stats: dict | None = None,
 ) -> tuple[Float[Tensor, " nrays"], Int[Tensor, " nrays"]]:
     """Nearest hit of every ray: depth t (inf on a miss) and triangle index (-1 on a miss).
 
     `chunk_size` rays are processed at a time (None: all at once); `cull` skips triangles that
     cannot meet a chunk (module docstring). Ties in depth go to the lowest triangle index.
+    If `stats` is a dict, `stats["pairs_tested"]` counts the ray-triangle pairs evaluated.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {sorted(_METHODS)}")
@@ -119,6 +121,8 @@ def render_depth(
             continue  # nothing can be hit: depth stays inf, index -1
         tris = triangles if subset is None else triangles[subset]
         t, _ = intersect(rays[chunk], tris)
+        if stats is not None:
+            stats["pairs_tested"] = stats.get("pairs_tested", 0) + t.numel()
         best, arg = t.min(dim=1)
         if subset is not None:
             arg = subset[arg]

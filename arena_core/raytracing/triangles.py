@@ -34,12 +34,23 @@ from torch import Tensor
 
 
 def _decide(det: Tensor, u_num: Tensor, v_num: Tensor, t_num: Tensor) -> tuple[Tensor, Tensor]:
-    """Apply the hit conventions to Cramer numerators; return (t with inf on misses, hit)."""
+    """Apply the hit conventions to Cramer numerators; return (t with inf on misses, hit).
+
+    The arguments must be fresh tensors: they are overwritten (in-place ops avoid allocating
+    [rays, triangles] temporaries, which dominates the cost on a CPU).
+    """
     sign = torch.sign(det)
-    u_num, v_num, t_num, abs_det = u_num * sign, v_num * sign, t_num * sign, det.abs()
-    hit = (det != 0) & (u_num >= 0) & (v_num >= 0) & (u_num + v_num <= abs_det) & (t_num > 0)
-    safe = torch.where(hit, abs_det, torch.ones_like(abs_det))
-    return torch.where(hit, t_num / safe, torch.inf), hit
+    u_num.mul_(sign)
+    v_num.mul_(sign)
+    t_num.mul_(sign)
+    abs_det = det.abs_()
+    hit = u_num >= 0
+    hit &= v_num >= 0
+    hit &= t_num > 0
+    hit &= abs_det != 0
+    hit &= u_num.add_(v_num) <= abs_det  # u + v <= 1, times |det|
+    t = t_num.div_(abs_det).masked_fill_(~hit, torch.inf)
+    return t, hit
 
 
 def ray_triangle_depths(
@@ -63,16 +74,16 @@ def ray_triangle_depths_matmul(
     orig, D = rays[:, 0], rays[:, 1]  # [R, 3]
     A, B, C = triangles[:, 0], triangles[:, 1], triangles[:, 2]  # [T, 3]
     E1, E2 = B - A, C - A
-    OxD = torch.linalg.cross(orig, D)
     N = torch.linalg.cross(E1, E2)
-    # det = E1 . (D x E2) = D . (E2 x E1) = -D . N
-    det = -(D @ N.T)
+    ray_side = torch.cat([torch.linalg.cross(orig, D), D], dim=1)  # [R, 6] = [O x D, D]
+    # det = E1 . (D x E2) = -D . N
+    det = D @ (-N).T
     # u = (O - A) . (D x E2) = (O x D) . E2 - D . (E2 x A)
-    u_num = OxD @ E2.T - D @ torch.linalg.cross(E2, A).T
+    u_num = ray_side @ torch.cat([E2, -torch.linalg.cross(E2, A)], dim=1).T
     # v = D . ((O - A) x E1) = -(O x D) . E1 - D . (A x E1)
-    v_num = -(OxD @ E1.T) - D @ torch.linalg.cross(A, E1).T
-    # t = E2 . ((O - A) x E1) = (O - A) . N
-    t_num = orig @ N.T - (A * N).sum(-1)
+    v_num = ray_side @ torch.cat([-E1, -torch.linalg.cross(A, E1)], dim=1).T
+    # t = E2 . ((O - A) x E1) = (O - A) . N = O . N - A . N
+    t_num = torch.addmm(-(A * N).sum(-1), orig, N.T)
     return _decide(det, u_num, v_num, t_num)
 
 

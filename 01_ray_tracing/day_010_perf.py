@@ -1,0 +1,178 @@
+"""Day 10 — Performance: naive loop vs batched vs chunked (memory-bounded) vs culled rendering.
+
+Five renderers compute the same depth buffer of a ~4,000-triangle mesh at 256 x 256:
+a pure-Python double loop, a loop over rays vectorised over triangles, the broadcast batched
+Moeller-Trumbore, the matmul form (triple products rewritten as [rays, 3] @ [3, triangles]),
+and the matmul form with exact per-chunk culling. Slow renderers are timed on a strided subset
+of rays and extrapolated per ray-triangle pair (the table says how many rays were timed).
+Timings are interleaved (`arena_core.utils.compare`), medians of several rounds. Then a sweep of
+the chunk size shows throughput vs memory, with peak memory measured in a fresh process
+(`ru_maxrss`), against the budget the chunk size was derived from.
+
+Run:  arena run 10 [--smoke] [--publish]   (or python 01_ray_tracing/day_010_perf.py)
+Full run: ~3-5 min on 2 shared CPU cores. Smoke: ~5 s.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from matplotlib.figure import Figure
+
+from arena_core.raytracing import (
+    bunny_like,
+    camera_rays,
+    chunk_size_for_budget,
+    icosphere,
+    peak_memory_mb,
+    render_depth,
+    rotation_y,
+    rotation_z,
+)
+from arena_core.raytracing.benchmark import benchmark_renderers, format_table, render_for_memory
+from arena_core.utils import DayArgs, Run, Stopwatch, cli
+
+
+@dataclass
+class Args(DayArgs):
+    size: int = 256  # image is size x size rays
+    memory_budget_mb: float = 256.0  # bound on the [chunk, triangles] intermediates
+    rounds: int = 3  # interleaved timing rounds (median reported)
+    sweep_rays: int = 4096  # rays used for the chunk-size sweep
+    threads: int = 2  # torch CPU threads (the target machine has 2 cores)
+
+
+def main(args: Args) -> dict:
+    with Run(day=10, args=args) as run:
+        torch.set_num_threads(args.threads)
+        smoke = args.smoke
+        mesh = icosphere(1) if smoke else bunny_like(3)
+        run.record_source("data", f"procedural mesh {mesh.name} ({mesh.num_faces} triangles)")
+        size = 24 if smoke else args.size
+        device = run.device
+        view = rotation_y(-0.3) @ rotation_z(0.7)
+        tris = mesh.transformed(view).triangles.to(device)
+        rays = camera_rays(size, size, distance=3.2, device=device)
+        n_rays, n_tri = rays.shape[0], mesh.num_faces
+
+        # 1. all five renderers agree on a subset of rays (the fast ones on the full image)
+        stats: dict = {}
+        with Stopwatch() as culled_time:
+            depth, index = render_depth(rays, tris, 1024, cull=True, stats=stats)
+        sub = rays[:: max(1, n_rays // 64)]
+        ref, ref_index = render_depth(sub, tris, None, "broadcast")
+        sub_depth = depth[:: max(1, n_rays // 64)]
+        agree = bool(torch.equal(ref_index, index[:: max(1, n_rays // 64)])) and bool(
+            torch.allclose(ref[torch.isfinite(ref)], sub_depth[torch.isfinite(ref)], rtol=1e-5)
+        )
+
+        # 2. interleaved timing of all renderers
+        rows = benchmark_renderers(
+            rays,
+            tris,
+            memory_budget_mb=args.memory_budget_mb,
+            naive_rays=8 if smoke else 48,
+            per_ray_rays=16 if smoke else 256,
+            broadcast_rays=64 if smoke else 2048,
+            rounds=1 if smoke else args.rounds,
+        )
+        table = format_table(rows, n_rays)
+        run.print(table)
+        (run.out_dir / "timings.txt").write_text(table + "\n")
+        run.add_file(run.out_dir / "timings.txt")
+        naive, culled = rows[0], rows[-1]
+
+        fig = Figure(figsize=(8, 3.8))
+        ax = fig.subplots()
+        names = [r.name for r in rows]
+        rates = [r.pairs_per_second for r in rows]
+        bars = ax.barh(
+            names[::-1],
+            rates[::-1],
+            color=["tab:green", "tab:blue", "tab:blue", "tab:orange", "tab:red"],
+        )
+        for bar, r in zip(bars, rows[::-1], strict=True):
+            ax.text(bar.get_width() * 1.1, bar.get_y() + bar.get_height() / 2,
+                    f"{r.pairs_per_second / naive.pairs_per_second:.0f}x", va="center")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlim(min(rates) / 3, max(rates) * 8)
+        ax.set_xlabel("ray-triangle pairs per second (culled: effective)")
+        ax.set_title(f"{n_tri:,} triangles, {size}x{size} rays, {args.threads} threads")
+        fig.tight_layout()
+        run.save_fig(fig, "throughput")
+
+        # 3. chunk size sweep: throughput and peak memory (dense matmul, no culling)
+        sweep_rays = rays[:: max(1, n_rays // (256 if smoke else args.sweep_rays))]
+        chunks = [16, 64, 256] if smoke else [64, 256, 1024, 4096]
+        sweep = []
+        for c in chunks:
+            with Stopwatch() as sw:
+                render_depth(sweep_rays, tris, c, "matmul")
+            row = {"chunk": c, "pairs_per_s": sweep_rays.shape[0] * n_tri / sw.seconds}
+            row["estimated_mb"] = c * n_tri * 8 * 4 / 2**20
+            if not smoke:
+                row["measured_extra_mb"] = peak_memory_mb(
+                    render_for_memory, sweep_rays.cpu(), tris.cpu(), c, False
+                )["extra_mb"]
+            sweep.append(row)
+        headline_chunk = min(chunk_size_for_budget(n_tri, args.memory_budget_mb), 1024)
+        headline_mem = (
+            {}
+            if smoke
+            else peak_memory_mb(render_for_memory, rays.cpu(), tris.cpu(), headline_chunk, True)
+        )
+
+        fig = Figure(figsize=(9, 3.6))
+        ax1, ax2 = fig.subplots(1, 2)
+        ax1.plot([r["chunk"] for r in sweep], [r["pairs_per_s"] for r in sweep], "o-")
+        ax1.set_xscale("log")
+        ax1.set_xlabel("chunk size (rays)")
+        ax1.set_ylabel("pairs per second")
+        ax1.set_title("dense matmul renderer: throughput")
+        ax2.plot(
+            [r["chunk"] for r in sweep],
+            [r["estimated_mb"] for r in sweep],
+            "s--",
+            label="estimate (8 floats/pair)",
+        )
+        if not smoke:
+            ax2.plot(
+                [r["chunk"] for r in sweep],
+                [r["measured_extra_mb"] for r in sweep],
+                "o-",
+                label="measured peak RSS increase",
+            )
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("chunk size (rays)")
+        ax2.set_ylabel("MiB")
+        ax2.set_title("memory grows linearly with the chunk")
+        ax2.legend(fontsize=8)
+        fig.tight_layout()
+        run.save_fig(fig, "chunk_sweep")
+
+        return run.finish(
+            {
+                "triangles": n_tri,
+                "image_size": size,
+                "renderers_agree": agree,
+                "naive_pairs_per_s": naive.pairs_per_second,
+                "batched_matmul_pairs_per_s": rows[3].pairs_per_second,
+                "culled_effective_pairs_per_s": culled.pairs_per_second,
+                "speedup_batched_matmul_vs_naive": rows[3].pairs_per_second
+                / naive.pairs_per_second,
+                "speedup_culled_vs_naive": culled.pairs_per_second / naive.pairs_per_second,
+                "naive_full_image_s_extrapolated": naive.full_image_seconds(n_rays),
+                "culled_full_image_s_median": culled.seconds,
+                "culled_first_run_s": culled_time.seconds,
+                "culled_fraction_of_pairs_tested": stats["pairs_tested"] / (n_rays * n_tri),
+                "headline_chunk_rays": headline_chunk,
+                "headline_peak_extra_mb": headline_mem.get("extra_mb", 0.0),
+                "headline_peak_rss_mb": headline_mem.get("peak_mb", 0.0),
+                "sweep": sweep,
+                "torch_threads": args.threads,
+            }
+        )
+
+
+if __name__ == "__main__":
+    main(cli(Args))
