@@ -30,8 +30,9 @@ from arena_core.utils import DayArgs, Run, cli
 
 @dataclass
 class Args(DayArgs):
-    cnn_epochs_full: int = 2  # CNN epochs on a full 60k training set (MNIST or Fashion-MNIST)
-    cnn_epochs_subset: int = 5  # CNN epochs on the 4,000-image MNIST subset
+    cnn_epochs_mnist_full: int = 2  # CNN epochs on full MNIST (60k images), when available
+    cnn_epochs_mnist_subset: int = 5  # CNN epochs on the 4,000-image MNIST subset
+    cnn_epochs_fashion: int = 1  # CNN epochs on full Fashion-MNIST (60k images)
     mlp_epochs: int = 5  # MLP epochs (any source)
     batch_size: int = 64  # minibatch size
     lr: float = 1e-3  # Adam learning rate
@@ -46,7 +47,7 @@ def load_sources(smoke: bool) -> dict:
     except DataUnavailableError as err:
         print(f"Fashion-MNIST unavailable, skipping it: {err}")
     if smoke:  # a few hundred images: seconds, not minutes
-        sources = {k: (tr.take(256), te.take(200)) for k, (tr, te) in sources.items()}
+        sources = {k: (tr.take(128), te.take(100)) for k, (tr, te) in sources.items()}
     return sources
 
 
@@ -121,8 +122,12 @@ def main(args: Args) -> dict:
         cnns: dict[str, ConvNet] = {}
         metrics: dict[str, float] = {}
         for dataset, (train, test) in sources.items():
-            full_size = len(train) >= 50_000
-            cnn_epochs = args.cnn_epochs_full if full_size else args.cnn_epochs_subset
+            if dataset == "fashion_mnist":
+                cnn_epochs = args.cnn_epochs_fashion
+            elif len(train) >= 50_000:
+                cnn_epochs = args.cnn_epochs_mnist_full
+            else:
+                cnn_epochs = args.cnn_epochs_mnist_subset
             plan = {"MLP": (SimpleMLP(), args.mlp_epochs), "CNN": (ConvNet(), cnn_epochs)}
             results[dataset] = {}
             for model_name, (model, epochs) in plan.items():
