@@ -7,10 +7,11 @@ Modules subclass `torch.nn.Module` for parameter bookkeeping, but the forward/ba
 ours: no `torch.nn.functional` convolutions, pools, norms or linears inside.
 """
 
-from arena_core.nn.activations import ReLU
+from arena_core.nn.activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from arena_core.nn.batchnorm import BatchNorm2d
 from arena_core.nn.classifiers import ConvNet, SimpleMLP, load_day12_classifier, save_classifier
 from arena_core.nn.conv import Conv2d, conv2d
+from arena_core.nn.conv_transpose import ConvTranspose2d, conv_transpose2d
 from arena_core.nn.linear import Flatten, Linear
 from arena_core.nn.pooling import (
     AdaptiveAvgPool2d,
@@ -36,6 +37,11 @@ from arena_core.nn.training import evaluate, train_classifier, train_step
 from arena_core.nn.weights import WeightMappingError, load_torchvision_weights
 
 __all__ = [
+    "conv_transpose2d",
+    "Tanh",
+    "Sigmoid",
+    "LeakyReLU",
+    "ConvTranspose2d",
     "RESNET18",
     "RESNET34",
     "AdaptiveAvgPool2d",
