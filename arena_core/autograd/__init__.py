@@ -1,7 +1,8 @@
 """Reverse-mode automatic differentiation from scratch (ARENA 0.4, days 20-24).
 
 - `Value` (value.py): a scalar engine without reference cycles; `value_nn.py`: scalar MLPs.
-- `Tensor` (tensor.py + ops.py): a numpy-backed engine with broadcasting, in-place semantics and
+- `Tensor` (tensor.py + ops.py + inplace.py): a numpy-backed engine with broadcasting, in-place
+  semantics and
   version counters; `no_grad` (grad_mode.py); `nn.py`: Parameter, Module, Linear, MLP,
   cross_entropy; `optim.py`: SGD.
 - `gradcheck.py`: finite-difference checks for both engines; `torch_functions.py`: custom

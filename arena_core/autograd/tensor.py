@@ -11,9 +11,8 @@ Used by days 21-24. The operations themselves (forward + backward functions) liv
 * Version counters - every in-place operation bumps the tensor's counter (shared with numpy views
   of it, like torch's). A backward function that needs an array which has since been overwritten
   raises the same kind of error torch does instead of silently computing a wrong gradient.
-* In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `+=` ...): on a tensor in the graph, the
-  old value becomes a hidden parent and the tensor's history is rebased onto the new op. In-place
-  ops on leaves that require grad are only allowed under `no_grad()` (the optimizer step).
+* In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `+=` ...) are implemented in
+  `arena_core/autograd/inplace.py`: history is rebased onto the new op, as in torch.
 """
 
 import numpy as np
@@ -207,63 +206,21 @@ class Tensor:
                 grads[key] = pg if key not in grads else grads[key] + pg
 
     # --- in-place operations ------
-    def _inplace(self, op_fn, other) -> "Tensor":
-        """Apply `self = op_fn(self, other)` in place, with torch's rules (module docstring)."""
-        other_t = other if isinstance(other, Tensor) else None
-        tracking = is_grad_enabled() and (
-            self.requires_grad or (other_t is not None and other_t.requires_grad)
-        )
-        if tracking and self.requires_grad and self.is_leaf:
-            raise RuntimeError(
-                "a leaf tensor that requires grad is being used in an in-place operation; do "
-                "parameter updates inside `with no_grad():`"
-            )
-        if tracking and self._is_view:
-            raise RuntimeError(
-                "in-place operations on a view (reshape/permute/slice/detach result) are not "
-                "supported while recording a graph; use the out-of-place op"
-            )
-        if not tracking:
-            other_data = other_t.data if other_t is not None else other
-            result = op_fn(Tensor(self.data), Tensor(other_data)).data
-            if np.broadcast_shapes(result.shape, self.shape) != self.shape:
-                raise RuntimeError(
-                    f"in-place result of shape {result.shape} cannot be stored in a tensor of "
-                    f"shape {self.shape}"
-                )
-            self.data[...] = result
-            self._version.value += 1
-            return self
-        # the old value becomes a private (copied) tensor that carries self's history
-        old = Tensor.__new__(Tensor)
-        old.data, old.grad, old._node = self.data.copy(), None, self._node
-        old.requires_grad, old._version, old._is_view = self.requires_grad, _Version(), False
-        new = op_fn(old, other)
-        if new.shape != self.shape:
-            raise RuntimeError(
-                f"in-place result of shape {new.shape} cannot be stored in a tensor of shape "
-                f"{self.shape}"
-            )
-        self.data[...] = new.data
-        self._version.value += 1
-        self._node, self.requires_grad = new._node, new.requires_grad
-        return self
-
     def add_(self, other) -> "Tensor":
-        return self._inplace(lambda a, b: a + b, other)
+        return _inplace.apply(self, lambda a, b: a + b, other)
 
     def sub_(self, other) -> "Tensor":
-        return self._inplace(lambda a, b: a - b, other)
+        return _inplace.apply(self, lambda a, b: a - b, other)
 
     def mul_(self, other) -> "Tensor":
-        return self._inplace(lambda a, b: a * b, other)
+        return _inplace.apply(self, lambda a, b: a * b, other)
 
     def div_(self, other) -> "Tensor":
-        return self._inplace(lambda a, b: a / b, other)
+        return _inplace.apply(self, lambda a, b: a / b, other)
 
     def zero_(self) -> "Tensor":
         # not `a * 0` (inf * 0 = nan); the gradient to the old value is zero, i.e. none at all
-        return self._inplace(lambda a, b: Tensor(np.zeros_like(a.data)), None)
+        return _inplace.apply(self, lambda a, b: Tensor(np.zeros_like(a.data)), None)
 
     # --- operators (implemented in ops.py) ------
     def __add__(self, other):
@@ -372,4 +329,5 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-from arena_core.autograd import ops as _ops  # noqa: E402  (ops.py builds Tensors, so it comes last)
+from arena_core.autograd import inplace as _inplace  # noqa: E402  (both build Tensors, so
+from arena_core.autograd import ops as _ops  # noqa: E402  they are imported last)
