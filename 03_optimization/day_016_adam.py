@@ -101,7 +101,7 @@ def main(args: Args) -> dict:
                 },
             ),
         ]
-        fig = Figure(figsize=(12, 12))
+        fig = Figure(figsize=(10.5, 10.5))
         axes = fig.subplots(3, 2, gridspec_kw={"width_ratios": [1.3, 1]})
         for row, (name, fn, start, steps, xlim, ylim, minimum, lrs) in zip(
             axes, surfaces, strict=True

@@ -1,8 +1,8 @@
 """Day 17 — Weights & Biases: logging a training run offline, ready for `wandb sync`.
 
-Trains the digits MLP with Adam under a warm-up -> cosine schedule and logs every step (loss,
-learning rate, gradient norm), every epoch (test loss/accuracy), a per-epoch results table, a CSV
-file and the final figure to a wandb run through `arena_core.tracking.Tracker`. The default mode is
+Trains the digits MLP with Adam under a warm-up -> cosine schedule and logs every step (learning
+rate, gradient norm), every epoch (mean train loss, test loss/accuracy), a per-epoch results table,
+a CSV file and the final figure to a wandb run through `arena_core.tracking.Tracker`. The default mode is
 `offline`: no account or network needed; the run lands in `<out_dir>/wandb/offline-run-*` and can be
 uploaded later with `wandb sync`. `--wandb-mode online` streams to wandb.ai (needs `wandb login`);
 `disabled` skips wandb entirely.
@@ -80,8 +80,10 @@ def main(args: Args) -> dict:
             opt.step = logged_step
 
             def on_epoch(epoch, hist):
+                n = len(hist.step_loss) // (epoch + 1)  # steps per epoch
                 tracker.log(
                     {
+                        "train/loss": sum(hist.step_loss[-n:]) / n,
                         "test/loss": hist.test_loss[-1],
                         "test/accuracy": hist.test_accuracy[-1],
                         "epoch": epoch + 1,
