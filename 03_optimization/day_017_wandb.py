@@ -2,10 +2,10 @@
 
 Trains the digits MLP with Adam under a warm-up -> cosine schedule and logs every step (learning
 rate, gradient norm), every epoch (mean train loss, test loss/accuracy), a per-epoch results table,
-a CSV file and the final figure to a wandb run through `arena_core.tracking.Tracker`. The default mode is
-`offline`: no account or network needed; the run lands in `<out_dir>/wandb/offline-run-*` and can be
-uploaded later with `wandb sync`. `--wandb-mode online` streams to wandb.ai (needs `wandb login`);
-`disabled` skips wandb entirely.
+a CSV file and the final figure to a wandb run through `arena_core.tracking.Tracker`. The default
+mode is `offline`: no account or network needed; the run lands in `<out_dir>/wandb/offline-run-*`
+and can be uploaded later with `wandb sync`. `--wandb-mode online` streams to wandb.ai (needs
+`wandb login`); `disabled` skips wandb entirely.
 
 Run:  arena run 17 [--smoke] [--publish] [--wandb-mode offline|online|disabled]
 Full run: ~15 s on 2 CPU cores. Smoke: ~5 s.
