@@ -11,7 +11,7 @@ What it shows (each checked against torch at run time):
 - inverse-CDF sampling (`searchsorted`) passes a chi-square test against the probabilities.
 
 Run:  arena run 3 [--smoke] [--publish]   (or python 00_prerequisites/day_003_patterns.py)
-Full run: ~5 s on 2 CPU cores. Smoke: ~2 s.
+Full run: ~6 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 import math
@@ -22,7 +22,14 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from scipy import stats
 
-from arena_core.tensors.indexing import gather_last, masked_mean, one_hot, topk_mask
+from arena_core.tensors.indexing import (
+    batched_index_select,
+    gather_last,
+    index_pairs,
+    masked_mean,
+    one_hot,
+    topk_mask,
+)
 from arena_core.tensors.sampling import chi_square_statistic, sample_categorical
 from arena_core.tensors.stable import cross_entropy, log_softmax, logsumexp, softmax
 from arena_core.utils import DayArgs, Run, cli
@@ -127,6 +134,12 @@ def facts_and_patterns(gen: torch.Generator) -> dict[str, float | bool]:
     gather_err = (
         (picked[kept] + F.cross_entropy(logits[kept], targets[kept], reduction="none")).abs().max()
     )
+    # integer-array indexing: (row, col) pairs, and k rows picked per batch element
+    rows, cols = torch.arange(64), torch.where(kept, targets, 0)
+    pairs_ok = torch.equal(index_pairs(logits, rows, cols), logits[rows, cols])
+    seq = logits.reshape(8, 8, 50)  # 8 sequences of 8 positions
+    pick = cols.reshape(8, 8)[:, :3] % 8  # 3 positions per sequence
+    select_ok = torch.equal(batched_index_select(seq, pick), seq[torch.arange(8)[:, None], pick])
     mask = topk_mask(logits, 5)
     topk_ok = torch.equal(
         mask, torch.zeros_like(mask).scatter(-1, logits.topk(5, -1).indices, True)
@@ -146,6 +159,8 @@ def facts_and_patterns(gen: torch.Generator) -> dict[str, float | bool]:
         "masked_mean_of_topk_vs_torch_max_abs_err": mean_err.item(),
         "topk_mask_matches_torch": topk_ok,
         "one_hot_matches_torch": one_hot_ok,
+        "index_pairs_matches_advanced_indexing": pairs_ok,
+        "batched_index_select_matches_advanced_indexing": select_ok,
     }
 
 

@@ -12,7 +12,7 @@ On sklearn's bundled 8x8 digits (`arena_core.data.load_digits`):
   shows the normal equations losing twice the digits as the condition number grows.
 
 Run:  arena run 4 [--smoke] [--publish]   (or python 00_prerequisites/day_004_linalg.py)
-Full run: ~5 s on 2 CPU cores. Smoke: ~3 s.
+Full run: ~10 s on 2 CPU cores. Smoke: ~4 s.
 """
 
 from dataclasses import dataclass
