@@ -98,6 +98,16 @@ def write_csv(path, trials) -> None:
 
 
 def main(args: Args) -> dict:
+    # Tiny networks: one intra-op thread is faster than two and immune to oversubscription.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _main(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(args: Args) -> dict:
     with Run(day=18, args=args) as run:
         epochs = 1 if args.smoke else args.epochs
         grid_space = {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]} if args.smoke else GRID

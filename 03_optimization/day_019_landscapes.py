@@ -36,6 +36,16 @@ class Args(DayArgs):
 
 
 def main(args: Args) -> dict:
+    # Tiny networks: one intra-op thread is faster than two and immune to oversubscription.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _main(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(args: Args) -> dict:
     with Run(day=19, args=args) as run:
         epochs = 2 if args.smoke else args.epochs
         n_grid = 7 if args.smoke else args.grid
