@@ -100,6 +100,12 @@ def generate(
         param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
         device = param.device if param is not None else torch.device("cpu")
     tokens, mask = left_pad(prompts, pad_token_id, device)
+    n_ctx = getattr(getattr(model, "cfg", None), "n_ctx", None)
+    if n_ctx is not None and tokens.shape[1] + max_new_tokens > n_ctx:
+        raise ValueError(
+            f"prompt ({tokens.shape[1]} tokens) + max_new_tokens ({max_new_tokens}) exceeds the "
+            f"model's context of {n_ctx} tokens"
+        )
     batch = tokens.shape[0]
     stops = torch.as_tensor(list(stop_tokens), dtype=torch.long, device=device)
     finished = torch.zeros(batch, dtype=torch.bool, device=device)

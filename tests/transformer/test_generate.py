@@ -224,3 +224,9 @@ def test_greedy_matches_hf_generate(family):
         )[:, tokens.shape[1] :]
     ours_out = generate(ours, prompts, 12)
     assert [row for row in ours_out.new_tokens] == expected.tolist()
+
+
+def test_context_overflow_is_a_clear_error():
+    model, _ = gpt2_model()  # n_ctx = 64
+    with pytest.raises(ValueError, match="context"):
+        generate(model, [[1] * 60], max_new_tokens=5)
