@@ -156,7 +156,7 @@ def small_resnet(
     in_channels: int = 3,
     n_classes: int = 10,
     widths: tuple[int, ...] = (16, 32, 64),
-    n_blocks: tuple[int, ...] = (1, 1, 1),
+    n_blocks: tuple[int, ...] | None = None,
 ) -> ResNet:
     """A CPU-sized ResNet for 32x32 (or 28x28) images: 3x3 stem, groups halving the resolution."""
     config = ResNetConfig(
@@ -164,7 +164,7 @@ def small_resnet(
         n_classes=n_classes,
         stem="small",
         stem_channels=widths[0],
-        n_blocks_per_group=n_blocks,
+        n_blocks_per_group=n_blocks if n_blocks is not None else (1,) * len(widths),
         out_features_per_group=widths,
         first_strides_per_group=(1,) + (2,) * (len(widths) - 1),
     )
