@@ -7,7 +7,7 @@ Modules subclass `torch.nn.Module` for parameter bookkeeping, but the forward/ba
 ours: no `torch.nn.functional` convolutions, pools, norms or linears inside.
 """
 
-from arena_core.nn.activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from arena_core.nn.activations import LeakyReLU, ReLU, Sigmoid, Tanh, sigmoid, tanh
 from arena_core.nn.batchnorm import BatchNorm2d
 from arena_core.nn.classifiers import ConvNet, SimpleMLP, load_day12_classifier, save_classifier
 from arena_core.nn.conv import Conv2d, conv2d
@@ -37,6 +37,8 @@ from arena_core.nn.training import evaluate, train_classifier, train_step
 from arena_core.nn.weights import WeightMappingError, load_torchvision_weights
 
 __all__ = [
+    "sigmoid",
+    "tanh",
     "conv_transpose2d",
     "Tanh",
     "Sigmoid",
