@@ -23,7 +23,7 @@ from arena_core.data.shakespeare import CharTokenizer, load_shakespeare
 from arena_core.transformer import GPT2, TransformerConfig
 from arena_core.transformer.beam import beam_search
 from arena_core.transformer.diversity import distinct_n, mean_logprob
-from arena_core.transformer.generate import GREEDY, generate
+from arena_core.transformer.generate import GREEDY, default_cache_factory, generate
 from arena_core.transformer.sampling import SamplingConfig
 from arena_core.transformer.training import TrainConfig, train_lm
 from arena_core.utils import DayArgs, Run, Stopwatch, cli
@@ -274,6 +274,7 @@ def main(args: Args) -> dict:
             length_penalty=1.0,
             no_repeat_ngram_size=3,
             stop_tokens=codec.eos,
+            make_cache=default_cache_factory(model),
         )
         for i, hyp in enumerate(beams):
             table[f"beam 4 (#{i + 1}, score {hyp.score:.2f})"] = codec.decode(list(hyp.tokens))

@@ -19,13 +19,14 @@ possible normalised score is its total divided by the largest (alpha >= 0) or sm
 length it could reach). With B large enough to never prune, the result then equals exhaustive
 search — which is how `tests/transformer/test_beam.py` checks it.
 
-The model is called as `model(tokens) -> logits [beams, pos, d_vocab]` on the full sequences (no
-KV cache: beams are re-ordered at every step, and one prompt at a time keeps this file short).
-Used by day 33.
+The model is called as `model(tokens) -> logits [beams, pos, d_vocab]` on the full sequences, or,
+with a KV cache, as `model(new_tokens, kv_cache=cache)` (the cache's rows follow the beams through
+`cache.select`). One prompt at a time keeps this file short. Used by day 33.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -75,8 +76,14 @@ def beam_search(
     early_stopping: bool = False,
     stop_tokens: Sequence[int] = (),
     device: torch.device | str | None = None,
+    make_cache: Callable[[int], Any] | None = None,
 ) -> list[Hypothesis]:
-    """The `num_return` best hypotheses (best first) found by beam search from one prompt."""
+    """The `num_return` best hypotheses (best first) found by beam search from one prompt.
+
+    `make_cache(batch)`: when given (e.g. `generate.default_cache_factory(model)`), the prompt is
+    run once into a KV cache, the cache rows are re-ordered with `cache.select(parents)` after each
+    step, and only the newest token of each beam is fed; without it every beam is recomputed.
+    """
     if num_return > num_beams:
         raise ValueError("num_return must be <= num_beams")
     if len(prompt) == 0:
@@ -87,6 +94,8 @@ def beam_search(
     stops = set(stop_tokens)
     prompt = list(prompt)
     beams: list[tuple[list[int], float]] = [([], 0.0)]  # (generated tokens, total log-prob)
+    parents: list[int] = [0]  # which previous beam each beam extends (to re-order the cache)
+    cache = make_cache(1) if make_cache is not None else None
     finished: list[Hypothesis] = []
 
     def nth_best() -> float:
@@ -94,8 +103,16 @@ def beam_search(
         return ranked[num_return - 1] if len(ranked) >= num_return else float("-inf")
 
     for step in range(max_new_tokens):
-        rows = torch.tensor([prompt + gen for gen, _ in beams], dtype=torch.long, device=device)
-        logprobs = model(rows)[:, -1].double().log_softmax(dim=-1)
+        if cache is None:
+            rows = torch.tensor([prompt + g for g, _ in beams], dtype=torch.long, device=device)
+            logits = model(rows)
+        elif step == 0:
+            logits = model(torch.tensor([prompt], device=device), kv_cache=cache)
+        else:
+            cache = cache.select(torch.tensor(parents, device=device))
+            last_tokens = torch.tensor([[g[-1]] for g, _ in beams], device=device)
+            logits = model(last_tokens, kv_cache=cache)
+        logprobs = logits[:, -1].double().log_softmax(dim=-1)
         for i, (gen, _) in enumerate(beams):
             banned = banned_ngram_tokens(prompt + gen, no_repeat_ngram_size)
             if banned:
@@ -110,6 +127,7 @@ def beam_search(
         values, flat = totals.flatten().topk(n_candidates)
         last = step == max_new_tokens - 1
         new_beams: list[tuple[list[int], float]] = []
+        parents = []
         for value, index in zip(values.tolist(), flat.tolist(), strict=True):
             if value == float("-inf"):
                 break
@@ -121,6 +139,7 @@ def beam_search(
                 )
             elif len(new_beams) < num_beams:
                 new_beams.append((seq, value))
+                parents.append(beam)
         beams = new_beams
         if not beams:
             break

@@ -146,3 +146,24 @@ def test_rejects_bad_arguments():
         beam_search(TableLM(), [1], num_beams=2, max_new_tokens=2, num_return=3)
     with pytest.raises(ValueError):
         beam_search(TableLM(), [], num_beams=2, max_new_tokens=2)
+
+
+def test_kv_cache_beam_equals_recomputed_beam():
+    from arena_core.transformer import GPT2, TransformerConfig
+    from arena_core.transformer.generate import default_cache_factory
+
+    cfg = TransformerConfig(
+        d_model=32, n_layers=2, n_heads=4, d_head=8, d_mlp=64, d_vocab=13, n_ctx=32
+    )
+    model = GPT2(cfg).double()
+    with torch.no_grad():  # larger weights: peakier, more varied next-token distributions
+        for p in model.parameters():
+            p.mul_(5.0)
+    kwargs = dict(
+        num_beams=3, max_new_tokens=6, num_return=3, no_repeat_ngram_size=2, stop_tokens=(0,)
+    )
+    plain = beam_search(model, [4, 7, 1], **kwargs)
+    cached = beam_search(model, [4, 7, 1], make_cache=default_cache_factory(model), **kwargs)
+    assert [h.tokens for h in cached] == [h.tokens for h in plain]
+    for a, b in zip(cached, plain, strict=True):
+        assert math.isclose(a.score, b.score, rel_tol=1e-9)  # float64, same arithmetic regrouped
