@@ -179,8 +179,10 @@ def test_seeded_sampling_is_reproducible():
     assert a.new_tokens == b.new_tokens
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama"])
-def test_greedy_matches_hf_generate(family):
+@pytest.mark.parametrize(
+    "family,repetition_penalty", [("gpt2", 1.0), ("llama", 1.0), ("gpt2", 1.5)]
+)
+def test_greedy_matches_hf_generate(family, repetition_penalty):
     transformers = pytest.importorskip("transformers")
     if family == "gpt2":
         hf_cfg = transformers.GPT2Config(
@@ -221,8 +223,14 @@ def test_greedy_matches_hf_generate(family):
             min_new_tokens=12,
             pad_token_id=0,
             eos_token_id=None,
+            repetition_penalty=repetition_penalty,
         )[:, tokens.shape[1] :]
-    ours_out = generate(ours, prompts, 12)
+    ours_out = generate(
+        ours,
+        prompts,
+        12,
+        sampling=SamplingConfig(temperature=0.0, repetition_penalty=repetition_penalty),
+    )
     assert [row for row in ours_out.new_tokens] == expected.tolist()
 
 
@@ -230,3 +238,21 @@ def test_context_overflow_is_a_clear_error():
     model, _ = gpt2_model()  # n_ctx = 64
     with pytest.raises(ValueError, match="context"):
         generate(model, [[1] * 60], max_new_tokens=5)
+
+
+def test_frequency_presence_penalty_greedy_matches_manual_loop():
+    """Greedy with OpenAI penalties: a plain loop applies mu - c*a_f - [c>0]*a_p to raw logits."""
+    model, make_cache = toy_model()
+    a_f, a_p = 0.8, 0.5
+    cfg = SamplingConfig(temperature=0.0, frequency_penalty=a_f, presence_penalty=a_p)
+    out = generate(model, PROMPTS, 10, sampling=cfg, make_cache=make_cache)
+    for row, prompt in enumerate(PROMPTS):
+        seq, generated = list(prompt), []
+        with torch.no_grad():
+            for _ in range(10):
+                logits = model(torch.tensor([seq]))[0, -1].clone()
+                for j in set(generated):
+                    logits[j] -= generated.count(j) * a_f + a_p
+                generated.append(int(logits.argmax()))
+                seq.append(generated[-1])
+        assert out.new_tokens[row] == generated
