@@ -7,12 +7,17 @@ and the matmul form with exact per-chunk culling. Slow renderers are timed on a 
 of rays and extrapolated per ray-triangle pair (the table says how many rays were timed).
 Timings are interleaved (`arena_core.utils.compare`), medians of several rounds. Then a sweep of
 the chunk size shows throughput vs memory, with peak memory measured in a fresh process
-(`ru_maxrss`), against the budget the chunk size was derived from.
+(the kernel's VmHWM, reset before each call), against the budget the chunk size was derived from.
 
 Run:  arena run 10 [--smoke] [--publish]   (or python 01_ray_tracing/day_010_perf.py)
+The main table runs torch with 1 thread by default: on this 2-core machine shared with other jobs,
+2 intra-op threads were 20-40x slower than 1 (every op waits for the preempted thread); the run
+measures that comparison too (`culled_seconds_1_thread` / `_2_threads` in metrics.json).
+
 Full run: ~3-5 min on 2 shared CPU cores. Smoke: ~5 s.
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -29,7 +34,7 @@ from arena_core.raytracing import (
     rotation_z,
 )
 from arena_core.raytracing.benchmark import benchmark_renderers, format_table, render_for_memory
-from arena_core.utils import DayArgs, Run, Stopwatch, cli
+from arena_core.utils import DayArgs, Run, Stopwatch, cli, compare
 
 
 @dataclass
@@ -38,7 +43,8 @@ class Args(DayArgs):
     memory_budget_mb: float = 256.0  # bound on the [chunk, triangles] intermediates
     rounds: int = 3  # interleaved timing rounds (median reported)
     sweep_rays: int = 4096  # rays used for the chunk-size sweep
-    threads: int = 2  # torch CPU threads (the target machine has 2 cores)
+    threads: int = 1  # torch CPU threads for the main table (see the 1-vs-2 thread comparison)
+    cull_chunk: int = 256  # rays per chunk for the culled renderer (a 16 x 16 tile)
 
 
 def main(args: Args) -> dict:
@@ -57,7 +63,7 @@ def main(args: Args) -> dict:
         # 1. all five renderers agree on a subset of rays (the fast ones on the full image)
         stats: dict = {}
         with Stopwatch() as culled_time:
-            depth, index = render_depth(rays, tris, 1024, cull=True, stats=stats)
+            depth, index = render_depth(rays, tris, args.cull_chunk, cull=True, stats=stats)
         sub = rays[:: max(1, n_rays // 64)]
         ref, ref_index = render_depth(sub, tris, None, "broadcast")
         sub_depth = depth[:: max(1, n_rays // 64)]
@@ -73,6 +79,7 @@ def main(args: Args) -> dict:
             naive_rays=8 if smoke else 48,
             per_ray_rays=16 if smoke else 256,
             broadcast_rays=64 if smoke else 2048,
+            cull_chunk=args.cull_chunk,
             rounds=1 if smoke else args.rounds,
         )
         table = format_table(rows, n_rays)
@@ -109,17 +116,29 @@ def main(args: Args) -> dict:
                 render_depth(sweep_rays, tris, c, "matmul")
             row = {"chunk": c, "pairs_per_s": sweep_rays.shape[0] * n_tri / sw.seconds}
             row["estimated_mb"] = c * n_tri * 8 * 4 / 2**20
-            if not smoke:
-                row["measured_extra_mb"] = peak_memory_mb(
-                    render_for_memory, sweep_rays.cpu(), tris.cpu(), c, False
-                )["extra_mb"]
+            row["measured_extra_mb"] = peak_memory_mb(
+                render_for_memory, sweep_rays, tris, c, False
+            )["extra_mb"]
             sweep.append(row)
-        headline_chunk = min(chunk_size_for_budget(n_tri, args.memory_budget_mb), 1024)
-        headline_mem = (
-            {}
-            if smoke
-            else peak_memory_mb(render_for_memory, rays.cpu(), tris.cpu(), headline_chunk, True)
+        headline_chunk = min(chunk_size_for_budget(n_tri, args.memory_budget_mb), args.cull_chunk)
+        headline_mem = peak_memory_mb(render_for_memory, rays, tris, headline_chunk, True)
+
+        # 4. the culled renderer with 1 vs 2 torch threads, interleaved (on a machine shared with
+        # other jobs, intra-op threads wait on each other at every op's barrier)
+        def culled_with(threads: int):
+            def run_it():
+                torch.set_num_threads(threads)
+                render_depth(rays, tris, args.cull_chunk, cull=True)
+
+            return run_it
+
+        threads = compare(
+            {"1 thread": culled_with(1), "2 threads": culled_with(2)},
+            reference="1 thread",
+            rounds=1 if smoke else args.rounds,
         )
+        torch.set_num_threads(args.threads)
+        run.print(threads.table())
 
         fig = Figure(figsize=(9, 3.6))
         ax1, ax2 = fig.subplots(1, 2)
@@ -134,13 +153,12 @@ def main(args: Args) -> dict:
             "s--",
             label="estimate (8 floats/pair)",
         )
-        if not smoke:
-            ax2.plot(
-                [r["chunk"] for r in sweep],
-                [r["measured_extra_mb"] for r in sweep],
-                "o-",
-                label="measured peak RSS increase",
-            )
+        ax2.plot(
+            [r["chunk"] for r in sweep],
+            [r["measured_extra_mb"] for r in sweep],
+            "o-",
+            label="measured peak RSS increase",
+        )
         ax2.set_xscale("log")
         ax2.set_yscale("log")
         ax2.set_xlabel("chunk size (rays)")
@@ -166,10 +184,14 @@ def main(args: Args) -> dict:
                 "culled_first_run_s": culled_time.seconds,
                 "culled_fraction_of_pairs_tested": stats["pairs_tested"] / (n_rays * n_tri),
                 "headline_chunk_rays": headline_chunk,
-                "headline_peak_extra_mb": headline_mem.get("extra_mb", 0.0),
-                "headline_peak_rss_mb": headline_mem.get("peak_mb", 0.0),
+                "headline_peak_extra_mb": headline_mem["extra_mb"],
+                "headline_peak_rss_mb": headline_mem["peak_mb"],
                 "sweep": sweep,
                 "torch_threads": args.threads,
+                "culled_seconds_1_thread": threads.medians["1 thread"],
+                "culled_seconds_2_threads": threads.medians["2 threads"],
+                "cpu_count": os.cpu_count(),
+                "load_average_1min_at_end": os.getloadavg()[0],
             }
         )
 

@@ -6,8 +6,10 @@ per ray-triangle pair; the "rays timed" column says how many rays each row reall
 Candidates run interleaved (`arena_core.utils.compare`), median of --rounds rounds. pairs/s for
 the culled renderer is effective throughput (all 256*256*4160 pairs counted, though culling skips
 most of them). The speedup is per ray-triangle pair relative to the naive loop; printed last.
+torch runs with 1 thread by default: on a 2-core machine shared with other jobs, 2 intra-op threads
+made the renderers 20-40x slower (day 10 measures this); pass --threads 2 on an idle machine.
 
-    python benchmarks/bench_raytracing.py [--size 256] [--rounds 3] [--threads 2] [--device cpu]
+    python benchmarks/bench_raytracing.py [--size 256] [--rounds 3] [--threads 1] [--device cpu]
 """
 
 import argparse
@@ -24,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--budget-mb", type=float, default=256.0)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()

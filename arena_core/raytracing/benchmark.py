@@ -57,7 +57,7 @@ def benchmark_renderers(
     naive_rays: int = 48,
     per_ray_rays: int = 256,
     broadcast_rays: int = 2048,
-    cull_chunk: int = 1024,
+    cull_chunk: int = 256,
     rounds: int = 3,
 ) -> list[BenchRow]:
     """Time the five renderers (naive, per-ray loop, broadcast, matmul, matmul + culling)."""
