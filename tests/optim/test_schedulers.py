@@ -90,6 +90,7 @@ def test_schedule_matches_torch(name):
     assert len(set(lrs)) > 3, "the schedule should actually change the learning rate"
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 def test_scheduler_drives_torch_optimizer_and_resumes():
     """Our schedule sets torch's param groups too; a state dict restores it mid-run."""
     p = torch.zeros(3, requires_grad=True)
