@@ -106,9 +106,9 @@ def bench(label, ours, hf, batch, pos, rounds):
 def main(argv: list[str]) -> None:
     torch.set_num_threads(2)
     quick = "--quick" in argv
-    rounds = 3 if quick else 7
+    rounds = 3 if quick else 5
     results = {}
-    for make, shape in ((gpt2_models, (4, 128)), (smollm2_models, (4, 128))):
+    for make, shape in ((gpt2_models, (2, 128)), (smollm2_models, (2, 128))):
         label, ours, hf = make()
         results.update(bench(label, ours, hf, *shape, rounds=rounds))
         del ours, hf

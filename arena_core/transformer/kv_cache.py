@@ -12,7 +12,7 @@ Keys are stored *after* rotary embedding (Llama), so a cached key never has to b
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Int, Shaped
 from torch import Tensor
 
 from arena_core.transformer.config import TransformerConfig
@@ -72,7 +72,7 @@ class KVCache:
     def __getitem__(self, layer: int) -> KVCacheEntry:
         return self.entries[layer]
 
-    def full_mask(self, attention_mask: Int[Tensor, "batch _"] | None, n_new: int) -> Tensor:
+    def full_mask(self, attention_mask: Shaped[Tensor, "batch _"] | None, n_new: int) -> Tensor:
         """The mask over cached + new positions. `attention_mask` may cover either all of them
         (`[batch, length + n_new]`, as HF expects) or only the new tokens (`[batch, n_new]`)."""
         if attention_mask is None:

@@ -16,7 +16,7 @@ one. Query rows of pad positions produce meaningless logits; ignore them.
 """
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor, nn
 
 from arena_core.transformer.config import TransformerConfig
@@ -24,7 +24,7 @@ from arena_core.transformer.hooks import HookedModel
 from arena_core.transformer.kv_cache import KVCache
 
 
-def attention_mask_4d(full_mask: Int[Tensor, "batch kv_pos"], n_new: int) -> Tensor:
+def attention_mask_4d(full_mask: Shaped[Tensor, "batch kv_pos"], n_new: int) -> Tensor:
     """Boolean `[batch 1 n_new kv_pos]`: query i (absolute position past + i) may see key j when
     j <= past + i and key j is a real token. Each query may always see itself, so rows of pad
     queries are never fully masked (which would give NaN through the softmax)."""
@@ -56,7 +56,7 @@ class CausalLM(HookedModel):
     def forward(
         self,
         tokens: Int[Tensor, "batch pos"],
-        attention_mask: Int[Tensor, "batch _"] | None = None,
+        attention_mask: Shaped[Tensor, "batch _"] | None = None,
         kv_cache: KVCache | None = None,
     ) -> Float[Tensor, "batch pos d_vocab"]:
         """Logits for every position. `attention_mask`: 1 = real token, 0 = left padding; with a
@@ -65,7 +65,7 @@ class CausalLM(HookedModel):
         full = kv_cache.full_mask(attention_mask, pos) if kv_cache is not None else attention_mask
         past = 0 if kv_cache is None else kv_cache.length
         if full is not None:
-            full = full.to(tokens.device)
+            full = full.to(tokens.device, torch.long)  # bool / float masks work too
             positions = (full.cumsum(dim=1) - 1).clamp(min=0)[:, -pos:]
             padded = past > 0 or not bool(full.all())
             mask = attention_mask_4d(full, pos) if padded else None

@@ -44,11 +44,13 @@ def test_left_padding_matches_hf():
     with torch.no_grad():
         expected = hf(tokens, attention_mask=mask, position_ids=hf_positions(mask)).logits
         got = ours(tokens, attention_mask=mask)
+        got_bool = ours(tokens, attention_mask=mask.bool())  # bool masks are accepted too
         # and a padded row equals the same tokens without padding
         alone = ours(tokens[1:2, 4:])
     real = mask.bool()
     torch.testing.assert_close(got[real], expected[real], atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(got[1, 4:], alone[0], atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(got_bool, got, atol=0, rtol=0)
 
 
 def test_parameter_counts_match_hf_for_all_sizes():
