@@ -80,7 +80,7 @@ def class_coverage(predictions: Int[Tensor, " n"], n_classes: int) -> dict[str, 
     counts = torch.bincount(predictions, minlength=n_classes).double()
     p = counts / counts.sum()
     nonzero = p[p > 0]
-    entropy = float(-(nonzero * nonzero.log()).sum())
+    entropy = float(-(nonzero * nonzero.log()).sum()) + 0.0  # no "-0.0" for one class
     return {
         "coverage": float((counts > 0).double().mean()),
         "entropy": entropy,

@@ -43,7 +43,8 @@ def fit_epochs(
     on_epoch_end: EpochHook | None = None,
 ) -> dict[str, list]:
     """Train for `epochs` (total, counting resumed ones); return per-epoch means of step()'s
-    numbers plus "epoch" and "seconds". `on_epoch_end(epoch, history)` runs after each save."""
+    numbers plus "epoch" and "seconds". `on_epoch_end(epoch, history)` runs after each epoch,
+    before its checkpoint is written, so whatever it adds to `history` is saved with it."""
     history: dict[str, list] = {"epoch": [], "seconds": []}
     start_epoch = 0
     state = load_checkpoint(checkpoint_path, map_location=device) if checkpoint_path else None
@@ -71,6 +72,8 @@ def fit_epochs(
             history.setdefault(key, []).append(total / len(batches))
         history["epoch"].append(epoch + 1)
         history["seconds"].append(time.perf_counter() - t0)
+        if on_epoch_end is not None:  # may add entries (e.g. a test metric) to history
+            on_epoch_end(epoch + 1, history)
         if checkpoint_path is not None:
             save_checkpoint(
                 {
@@ -82,8 +85,6 @@ def fit_epochs(
                 },
                 checkpoint_path,
             )
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, history)
     return history
 
 

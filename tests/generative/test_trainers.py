@@ -83,14 +83,14 @@ def test_interrupted_run_resumes_to_the_same_weights(kind, tmp_path):
     torch.manual_seed(99)
     full_history = train(straight, tmp_path / "straight.pt")
 
-    def stop_after_two(epoch, history):
-        if epoch == 2:
+    def stop_in_epoch_three(epoch, history):
+        if epoch == 3:  # the hook runs before epoch 3's checkpoint: epoch 3 is "in progress"
             raise Interrupt
 
     interrupted = build()
     torch.manual_seed(99)
     with pytest.raises(Interrupt):
-        train(interrupted, tmp_path / "resumed.pt", stop_after_two)
+        train(interrupted, tmp_path / "resumed.pt", stop_in_epoch_three)
     assert load_checkpoint(tmp_path / "resumed.pt")["epoch"] == 2  # both finished epochs kept
 
     resumed = build()  # a fresh process: new modules, different global RNG state

@@ -1,0 +1,105 @@
+"""Day 28 — Module 0 capstone: rerun days 1-27 and review what each one published.
+
+For every runnable day of Module 0 (days 1-27 whose script exists), this script
+1. reruns it through its own `main(Args(...))` in smoke mode (`--full` reruns the full
+   configurations instead: hours), recording pass/fail and wall time, and
+2. reads the metrics.json of the day's latest published full run (`blog_posts/figures/day_NNN/`)
+   for its wall time and a key metric (`arena_core.capstone.key_metric`).
+It writes a markdown summary table (`module0_summary.md`, published with the figures) and a figure
+with the smoke and full-run wall times per day. `--smoke` (what the tests run) reruns only the
+days in `smoke_days` and still tabulates every published run.
+
+Run:  arena run 28 [--smoke] [--publish] [--full]   (or python 05_vaes_gans/day_028_capstone.py)
+Full run (smoke reruns of all days): ~5 min on 2 busy CPU cores. Smoke: ~5 s.
+"""
+
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from arena_core.capstone import key_metric, published_metrics, rerun_day
+from arena_core.curriculum import DAYS
+from arena_core.utils import DayArgs, Run, cli
+
+
+@dataclass
+class Args(DayArgs):
+    first_day: int = 1  # first day to review
+    last_day: int = 27  # last day to review
+    full: bool = False  # rerun each day's full configuration instead of its smoke run (hours)
+    smoke_days: str = "2"  # comma-separated days rerun when --smoke (the rest are only read)
+
+
+def fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def main(args: Args) -> dict:
+    with Run(day=28, args=args) as run:
+        days = [
+            d for d in DAYS
+            if args.first_day <= d.number <= args.last_day and d.is_runnable and d.script.exists()
+        ]  # fmt: skip
+        rerun_set = {int(x) for x in args.smoke_days.split(",") if x} if args.smoke else None
+        run.record_source("days", f"day scripts {args.first_day}-{args.last_day} of this repo "
+                          "(rerun by path) + blog_posts/figures/day_NNN/metrics.json")  # fmt: skip
+        rows, reruns = [], {}
+        for day in days:
+            if rerun_set is None or day.number in rerun_set:
+                run.print(f"--- rerunning day {day.number} ({'full' if args.full else 'smoke'})")
+                reruns[day.number] = rerun_day(day, run.out_dir / "reruns" / day.tag, args.full)
+            pub = published_metrics(day)
+            rr = reruns.get(day.number)
+            km = key_metric(pub["metrics"]) if pub else None
+            rows.append({
+                "day": day.number, "topic": day.topic,
+                "rerun": "-" if rr is None else rr["status"],
+                "rerun_s": None if rr is None else rr["seconds"],
+                "full_s": pub["wall_time_s"] if pub else None,
+                "key": f"{km[0]} = {fmt(km[1])}" if km else "-",
+            })  # fmt: skip
+            run.log(**{f"day_{day.number:03d}_rerun_ok": rr["status"] == "ok"} if rr else {})
+
+        lines = [
+            "| day | topic | rerun | rerun (s) | published full run (s) | key published metric |",
+            "|---:|---|---|---:|---:|---|",
+        ]
+        for r in rows:
+            rs = "-" if r["rerun_s"] is None else f"{r['rerun_s']:.1f}"
+            fs = "-" if r["full_s"] is None else f"{r['full_s']:.0f}"
+            lines.append(f"| {r['day']} | {r['topic']} | {r['rerun']} | {rs} | {fs} | {r['key']} |")
+        table = run.out_dir / "module0_summary.md"
+        table.write_text("\n".join(lines) + "\n")
+        run.add_file(table)
+        run.print("\n".join(lines))
+
+        fig = Figure(figsize=(10, 3.8), dpi=120)
+        ax = fig.subplots()
+        xs = [r["day"] for r in rows]
+        width = 0.4
+        smoke = [r["rerun_s"] or 0 for r in rows]
+        full = [r["full_s"] or 0 for r in rows]
+        ax.bar([x - width / 2 for x in xs], smoke, width, label="rerun now (smoke)")
+        ax.bar([x + width / 2 for x in xs], full, width, label="published full run")
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_xticks(xs)
+        ax.set_xlabel("day"), ax.set_ylabel("wall time (s, symlog)")
+        ax.set_title("Module 0: wall time per day (missing bar = not rerun / not published)",
+                     fontsize=10)  # fmt: skip
+        ax.grid(alpha=0.3, axis="y"), ax.legend(fontsize=8)
+        fig.tight_layout()
+        run.save_fig(fig, "runtimes")
+
+        n_rerun = len(reruns)
+        return run.finish({
+            "n_days": len(days),
+            "n_rerun": n_rerun,
+            "n_rerun_ok": sum(r["status"] == "ok" for r in reruns.values()),
+            "n_published": sum(r["full_s"] is not None for r in rows),
+            "rerun_seconds_total": sum(r["seconds"] for r in reruns.values()),
+            "published_full_seconds_total": sum(r["full_s"] or 0 for r in rows),
+        })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(cli(Args))
