@@ -7,7 +7,8 @@ Used by days 21-24. The operations themselves (forward + backward functions) liv
   parent tensors, arrays saved for backward, and the *versions* of the tensors those arrays belong
   to. A node never references its own output, so graphs contain no reference cycles.
 * `Tensor.backward` - an iterative topological sort, then the chain rule from the output back to
-  the leaves, accumulating into `.grad` of leaves that require grad (like torch).
+  the leaves, accumulating into `.grad` of leaves that require grad (like torch). The graph is
+  kept afterwards (as with torch's `retain_graph=True`); it is freed when the output is.
 * Version counters - every in-place operation bumps the tensor's counter (shared with numpy views
   of it, like torch's). A backward function that needs an array which has since been overwritten
   raises the same kind of error torch does instead of silently computing a wrong gradient.
