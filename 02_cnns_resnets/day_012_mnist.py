@@ -32,18 +32,20 @@ from arena_core.utils import DayArgs, Run, cli
 class Args(DayArgs):
     cnn_epochs_mnist_full: int = 2  # CNN epochs on full MNIST (60k images), when available
     cnn_epochs_mnist_subset: int = 5  # CNN epochs on the 4,000-image MNIST subset
-    cnn_epochs_fashion: int = 1  # CNN epochs on full Fashion-MNIST (60k images)
+    cnn_epochs_fashion: int = 1  # CNN epochs on Fashion-MNIST
+    fashion_n_train: int = 60_000  # Fashion-MNIST training images used (class-balanced subset)
     mlp_epochs: int = 5  # MLP epochs (any source)
     batch_size: int = 64  # minibatch size
     lr: float = 1e-3  # Adam learning rate
     resume: bool = False  # continue from the checkpoints of an interrupted run
 
 
-def load_sources(smoke: bool) -> dict:
+def load_sources(smoke: bool, fashion_n_train: int) -> dict:
     """name -> (train, test); Fashion-MNIST is skipped (and said so) if it is not installed."""
     sources = {"mnist": (load_mnist("train"), load_mnist("test"))}
     try:
-        sources["fashion_mnist"] = (load_fashion_mnist("train"), load_fashion_mnist("test"))
+        train = load_fashion_mnist("train").take(fashion_n_train)
+        sources["fashion_mnist"] = (train, load_fashion_mnist("test"))
     except DataUnavailableError as err:
         print(f"Fashion-MNIST unavailable, skipping it: {err}")
     if smoke:  # a few hundred images: seconds, not minutes
@@ -115,9 +117,9 @@ def confusion_figure(model, test, classes) -> Figure:
 
 def main(args: Args) -> dict:
     with Run(day=12, args=args) as run:
-        sources = load_sources(args.smoke)
+        sources = load_sources(args.smoke, args.fashion_n_train)
         for name, (train, _) in sources.items():
-            run.record_source(f"data_{name}", train.source)
+            run.record_source(f"data_{name}", f"{train.source}; {len(train):,} train images")
         results: dict[str, dict] = {}
         cnns: dict[str, ConvNet] = {}
         metrics: dict[str, float] = {}
@@ -150,11 +152,11 @@ def main(args: Args) -> dict:
                 acc = history["test_acc"][-1]
                 run.print(
                     f"{dataset:<14} {model_name}: test accuracy {100 * acc:.2f}% after "
-                    f"{epochs} epoch(s) on {len(train):,} images ({train.source})"
+                    f"{len(history['epoch'])} epoch(s) on {len(train):,} images ({train.source})"
                 )
                 results[dataset][model_name] = {"history": history, "source": train.source}
                 metrics[f"{dataset}_{model_name.lower()}_test_acc"] = acc
-                metrics[f"{dataset}_{model_name.lower()}_epochs"] = epochs
+                metrics[f"{dataset}_{model_name.lower()}_epochs"] = len(history["epoch"])
                 metrics[f"{dataset}_{model_name.lower()}_train_seconds"] = sum(history["seconds"])
                 run.log(**metrics)
             metrics[f"{dataset}_n_train"] = len(train)
