@@ -8,6 +8,9 @@ Three modes:
   we fail at once with a clear message, and with a key but no network wandb gives up after
   `init_timeout` seconds (its own default is 90) instead of hanging.
 
+`WANDB_MODE=disabled` in the environment is a kill switch that overrides any requested mode (the
+test suite sets it), whereas wandb itself would let an explicit `mode=` argument win.
+
     with Tracker(mode="offline", project="arena", config=vars(args), dir=out_dir) as tracker:
         tracker.log({"loss": 0.3, "lr": 1e-3}, step=10)
         tracker.summary(test_accuracy=0.97)
@@ -51,6 +54,8 @@ class Tracker:
     ):
         if mode not in MODES:
             raise ValueError(f"tracking mode must be one of {MODES}, got {mode!r}")
+        if os.environ.get("WANDB_MODE") == "disabled":
+            mode = "disabled"
         self.mode = mode
         self.history: list[dict[str, Any]] = []
         self.summary_values: dict[str, Any] = {}

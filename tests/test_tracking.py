@@ -38,10 +38,19 @@ def test_offline_writes_syncable_run(tmp_path, monkeypatch):
 
 def test_online_without_api_key_fails_clearly(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)  # the suite's kill switch would win
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     assert not has_api_key()
     with pytest.raises(TrackingError, match="API key"):
         Tracker("online", dir=tmp_path)
+
+
+def test_wandb_mode_disabled_env_is_a_kill_switch(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    with Tracker("offline", dir=tmp_path) as tracker:
+        tracker.log({"loss": 1.0})
+    assert tracker.mode == "disabled" and tracker.run is None
+    assert not (tmp_path / "wandb").exists()
 
 
 def test_rejects_unknown_mode():

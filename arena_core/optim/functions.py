@@ -44,7 +44,7 @@ def rotated_ravine(
 def trajectory(
     fn: Callable[[Tensor], Tensor],
     make_optimizer: Callable[[list[Tensor]], object],
-    start: tuple[float, float],
+    start: tuple[float | int, float | int],
     steps: int,
 ) -> Float[Tensor, "steps_plus_one 2"]:
     """Positions (start included) of `steps` optimizer steps on `fn`, in float64."""
@@ -63,9 +63,9 @@ def plot_paths(
     ax,
     fn: Callable[[Tensor], Tensor],
     paths: dict[str, Tensor],
-    xlim: tuple[float, float],
-    ylim: tuple[float, float],
-    minimum: tuple[float, float] | None = None,
+    xlim: tuple[float | int, float | int],
+    ylim: tuple[float | int, float | int],
+    minimum: tuple[float | int, float | int] | None = None,
     log_levels: bool = True,
 ) -> None:
     """Contours of `fn` on `ax` with each optimizer's path drawn over them."""
