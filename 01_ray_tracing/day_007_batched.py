@@ -59,7 +59,7 @@ def main(args: Args) -> dict:
 
         def image(x: torch.Tensor) -> torch.Tensor:
             # rays are ordered y-major; show z up and y to the right (a view from behind x)
-            return x.reshape(n, n).T.flip(0)
+            return x.reshape(n, n).T.flip(0).numpy()
 
         extent = [-args.limit, args.limit, -args.limit, args.limit]
         fig = Figure(figsize=(11, 3.6))

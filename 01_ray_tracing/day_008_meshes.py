@@ -88,7 +88,7 @@ def main(args: Args) -> dict:
                 depth, shade = render_mesh(rays, tris, chunk_size=1024, cull=True)
             seconds += sw.seconds
             total_pairs += rays.shape[0] * mesh.num_faces
-            ax.imshow(shade.reshape(size, size), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(shade.reshape(size, size).numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_title(f"{mesh.name}\n{mesh.num_faces:,} triangles", fontsize=10)
             ax.axis("off")
         fig.tight_layout()
@@ -100,7 +100,7 @@ def main(args: Args) -> dict:
         ax = fig.subplots()
         img = depth.reshape(size, size).clone()
         img[~torch.isfinite(img)] = torch.nan
-        im = ax.imshow(img, cmap="magma_r")
+        im = ax.imshow(img.numpy(), cmap="magma_r")
         fig.colorbar(im, ax=ax, label="depth t (distance along x)")
         ax.set_title(f"{meshes[4].name}: depth of the nearest hit")
         ax.axis("off")

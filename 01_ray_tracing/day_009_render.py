@@ -58,10 +58,10 @@ def main(args: Args) -> dict:
 
         fig = Figure(figsize=(9, 4))
         ax_d, ax_s = fig.subplots(1, 2)
-        im = ax_d.imshow(depth_img, cmap="magma_r")
+        im = ax_d.imshow(depth_img.numpy(), cmap="magma_r")
         fig.colorbar(im, ax=ax_d, shrink=0.8, label="depth t")
         ax_d.set_title("depth buffer (nearest hit)")
-        ax_s.imshow(shade.reshape(size, size).cpu(), cmap="gray", vmin=0, vmax=1)
+        ax_s.imshow(shade.reshape(size, size).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         ax_s.set_title("Lambert shading, light from upper left")
         for ax in (ax_d, ax_s):
             ax.axis("off")

@@ -6,8 +6,8 @@ Moeller-Trumbore, the matmul form (triple products rewritten as [rays, 3] @ [3, 
 and the matmul form with exact per-chunk culling. Slow renderers are timed on a strided subset
 of rays and extrapolated per ray-triangle pair (the table says how many rays were timed).
 Timings are interleaved (`arena_core.utils.compare`), medians of several rounds. Then a sweep of
-the chunk size shows throughput vs memory, with peak memory measured in a fresh process
-(the kernel's VmHWM, reset before each call), against the budget the chunk size was derived from.
+the chunk size shows throughput vs memory, with peak memory measured by the kernel (VmHWM) in a
+fresh spawned process per measurement, against the budget the chunk size was derived from.
 
 Run:  arena run 10 [--smoke] [--publish]   (or python 01_ray_tracing/day_010_perf.py)
 The main table runs torch with 1 thread by default: on this 2-core machine shared with other jobs,
@@ -109,7 +109,7 @@ def main(args: Args) -> dict:
 
         # 3. chunk size sweep: throughput and peak memory (dense matmul, no culling)
         sweep_rays = rays[:: max(1, n_rays // (256 if smoke else args.sweep_rays))]
-        chunks = [16, 64, 256] if smoke else [64, 256, 1024, 4096]
+        chunks = [16, 64, 256] if smoke else [64, 512, 4096]
         sweep = []
         for c in chunks:
             with Stopwatch() as sw:
@@ -117,11 +117,13 @@ def main(args: Args) -> dict:
             row = {"chunk": c, "pairs_per_s": sweep_rays.shape[0] * n_tri / sw.seconds}
             row["estimated_mb"] = c * n_tri * 8 * 4 / 2**20
             row["measured_extra_mb"] = peak_memory_mb(
-                render_for_memory, sweep_rays, tris, c, False
+                render_for_memory, sweep_rays.cpu(), tris.cpu(), c, False, fresh_process=not smoke
             )["extra_mb"]
             sweep.append(row)
         headline_chunk = min(chunk_size_for_budget(n_tri, args.memory_budget_mb), args.cull_chunk)
-        headline_mem = peak_memory_mb(render_for_memory, rays, tris, headline_chunk, True)
+        headline_mem = peak_memory_mb(
+            render_for_memory, rays.cpu(), tris.cpu(), headline_chunk, True, fresh_process=not smoke
+        )
 
         # 4. the culled renderer with 1 vs 2 torch threads, interleaved (on a machine shared with
         # other jobs, intra-op threads wait on each other at every op's barrier)

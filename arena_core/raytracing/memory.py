@@ -5,11 +5,19 @@ torch's CPU allocator is invisible to `tracemalloc`, so we ask Linux instead: wr
 (VmRSS); after the call, VmHWM - VmRSS_before is the extra memory the call needed at its peak.
 (`resource.getrusage().ru_maxrss` cannot be reset, and a spawned child inherits its parent's
 value across exec on Linux, which is why we do not use it.) Large torch CPU buffers are returned
-to the OS when freed, so the baseline is not inflated by earlier work. Off Linux the numbers are
-NaN.
+to the OS when freed -- provided glibc serves them with mmap. glibc raises its mmap threshold
+dynamically after large frees (up to 32 MiB), after which freed buffers stay resident and get
+reused, hiding later peaks; so we pin the threshold at 128 KiB with `mallopt` first (this only
+changes where large blocks come from). Memory freed into glibc's heap *before* the pin can still
+be reused silently, so for trustworthy numbers pass `fresh_process=True`: the call then runs in a
+spawned interpreter that pins the threshold before doing anything else (`fn` must then be a
+module-level function and its arguments picklable). Off Linux the numbers are NaN.
 """
 
+import ctypes
+import ctypes.util
 import math
+import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +33,26 @@ def _status_mb(field: str) -> float:
     raise KeyError(field)
 
 
-def peak_memory_mb(fn: Callable, *args: Any, **kwargs: Any) -> dict[str, float]:
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+def _pin_mmap_threshold() -> None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to pin
+
+
+def peak_memory_mb(
+    fn: Callable, *args: Any, fresh_process: bool = False, **kwargs: Any
+) -> dict[str, float]:
     """Run `fn(*args, **kwargs)`; return baseline RSS, peak RSS and the extra peak, in MiB."""
+    if fresh_process:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            return pool.apply(_measure_in_child, (fn, args, kwargs))
+    _pin_mmap_threshold()
     try:
         _CLEAR_REFS.write_text("5")
         before = _status_mb("VmRSS")
@@ -36,3 +62,8 @@ def peak_memory_mb(fn: Callable, *args: Any, **kwargs: Any) -> dict[str, float]:
     fn(*args, **kwargs)
     peak = _status_mb("VmHWM")
     return {"baseline_mb": before, "peak_mb": peak, "extra_mb": peak - before}
+
+
+def _measure_in_child(fn: Callable, args: tuple, kwargs: dict) -> dict[str, float]:
+    _pin_mmap_threshold()
+    return peak_memory_mb(fn, *args, **kwargs)
