@@ -11,6 +11,11 @@ Interleaved timing (`arena_core.utils.compare`), same thread count for everyone;
 Goals (issue "Module 1a"): ours >= 0.9x HF's tokens/s, >= 3x TransformerLens', and the KV cache
 >= 4x faster than recomputation at 64 new tokens.
 
+Finding (2026-11-22): at batch 1 our decode step spends ~40% of its time in `Attention.qkv`
+re-building the fused [d_model, 3 * heads * d_head] QKV weight (torch.cat + permute + copy) on every
+forward. Caching that fused weight (keyed by the parameters' `_version`) brought GPT-2 small from
+1.38x HF's time to 0.96x in a side experiment; that change belongs in `attention.py`.
+
 Run: python benchmarks/bench_generation.py [--threads 2] [--new-tokens 64] [--rounds 3]
                                            [--skip-smollm2]
 """
