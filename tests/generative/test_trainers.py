@@ -19,28 +19,28 @@ from arena_core.generative.vae import evaluate_elbo
 from arena_core.utils import load_checkpoint
 
 
-def _images(n=48, seed=0):
+def _images(n=48, seed=0, size=28):
     gen = torch.Generator().manual_seed(seed)
     # blobs: smooth images so a tiny autoencoder can make progress quickly
     base = torch.rand(n, 1, 7, 7, generator=gen)
     # binarised, so the Bernoulli likelihood can approach 0 nats and progress shows at once
-    return (torch.nn.functional.interpolate(base, size=28, mode="bilinear") > 0.5).float()
+    return (torch.nn.functional.interpolate(base, size=size, mode="bilinear") > 0.5).float()
 
 
 def test_autoencoder_training_reduces_loss_on_fixed_batch():
     torch.manual_seed(0)
-    x = _images(16)
-    model = Autoencoder(latent_dim=4, channels=4, hidden=32)
+    x = _images(16, size=12)  # small images keep the test fast; same code path as 28x28
+    model = Autoencoder(latent_dim=4, channels=4, hidden=32, image_size=12)
     before = reconstruction_loss(model(x), x).item()
     train_autoencoder(model, x, epochs=5, batch_size=16, lr=1e-2)
     after = reconstruction_loss(model(x), x).item()
-    assert after < before - 2  # nats/image: 5 Adam steps from log(2)*784 ~ 543 move it ~5
+    assert after < before - 0.3  # deterministic, so any drop is real; starts near log(2)*144
 
 
 def test_vae_training_improves_elbo():
     torch.manual_seed(0)
-    x = _images(16)
-    model = VAE(latent_dim=2, channels=4, hidden=32)
+    x = _images(16, size=12)
+    model = VAE(latent_dim=2, channels=4, hidden=32, image_size=12)
     before = evaluate_elbo(model, x)["elbo"]
     history = train_vae(model, x, epochs=5, batch_size=16, lr=1e-2)
     assert evaluate_elbo(model, x)["elbo"] > before + 0.5  # same eps for both evaluations
@@ -49,9 +49,9 @@ def test_vae_training_improves_elbo():
 
 def test_gan_discriminator_step_reduces_its_loss():
     torch.manual_seed(0)
-    x = _images(32)
-    gen = init_dcgan_weights(Generator(latent_dim=8, width=4))
-    disc = init_dcgan_weights(Discriminator(width=4))
+    x = _images(32, size=16)
+    gen = init_dcgan_weights(Generator(latent_dim=8, width=4, image_size=16))
+    disc = init_dcgan_weights(Discriminator(width=4, image_size=16))
     history = train_gan(gen, disc, x, epochs=3, batch_size=32, lr=2e-3)
     assert history["loss_d"][-1] < history["loss_d"][0]
 
@@ -62,15 +62,15 @@ class Interrupt(Exception):
 
 @pytest.mark.parametrize("kind", ["vae", "gan"])
 def test_interrupted_run_resumes_to_the_same_weights(kind, tmp_path):
-    x = _images(32)
+    x = _images(32, size=16)
 
     def build():
         torch.manual_seed(1)
         if kind == "vae":
-            return {"model": VAE(latent_dim=2, channels=2, hidden=8)}
+            return {"model": VAE(latent_dim=2, channels=2, hidden=8, image_size=16)}
         return {
-            "generator": Generator(latent_dim=4, width=2),
-            "discriminator": Discriminator(width=2),
+            "generator": Generator(latent_dim=4, width=2, image_size=16),
+            "discriminator": Discriminator(width=2, image_size=16),
         }
 
     def train(mods, path, hook=None):
