@@ -5,7 +5,10 @@ fixed random gradients. Each candidate owns its own copy of the parameters and i
 and the candidates are timed interleaved (`arena_core.utils.compare`). Goal: ours (foreach) within
 1.5x of torch's foreach step.
 
-Run:  python benchmarks/bench_optim.py [--rounds 15] [--device cpu]
+Run:  python benchmarks/bench_optim.py [--rounds 15] [--device cpu] [--threads 1]
+
+On a machine shared with other jobs, `--threads 1` gives far steadier numbers: with two threads a
+descheduled worker stalls the other at every op, and single steps can take 100x longer.
 """
 
 import argparse
@@ -53,7 +56,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (both sides)")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     base = resnet34_params(device)
     n = sum(p.numel() for p in base)
