@@ -44,10 +44,10 @@ from arena_core.utils import DayArgs, Run, cli
 class Args(DayArgs):
     n_train: int = 8_000  # training images per source (class-balanced subset)
     n_eval: int = 1_000  # samples (and real test images) per quality measurement
-    steps: int = 300  # generator/discriminator updates per source
+    steps: int = 600  # generator/discriminator updates per source
     latent_dim: int = 64  # size of z
     width: int = 16  # channels of the first discriminator conv (doubling per stage)
-    batch_size: int = 64  # minibatch size
+    batch_size: int = 32  # minibatch size (small: more updates for the same compute)
     lr: float = 2e-4  # Adam learning rate (DCGAN paper)
     threads: int = 1  # torch threads (small convs on a busy machine: 1 is fastest)
     resume: bool = False  # continue from the checkpoints of an interrupted run
@@ -100,7 +100,7 @@ def main(args: Args) -> dict:
             run.record_source("celeba", "unavailable offline (DataUnavailableError)")
         n_train, n_eval = (192, 64) if args.smoke else (args.n_train, args.n_eval)
         steps = 3 if args.smoke else args.steps
-        sources = load_sources(("fashion_mnist", "mnist"), n_train, n_eval)
+        sources = load_sources(("mnist", "fashion_mnist"), n_train, n_eval)
         metrics: dict = {}
         results = {}
         for name, (train, test) in sources.items():
@@ -142,9 +142,9 @@ def main(args: Args) -> dict:
         metrics["n_eval"] = n_eval
 
         names = list(results)
-        fig = Figure(figsize=(4.4 * len(names), 4.9), dpi=120)
+        fig = Figure(figsize=(3.6 * len(names), 3.3), dpi=100)
         for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names, strict=True):
-            image_grid(results[name][0][:64], nrow=8, ax=ax, title=f"{name}: DCGAN samples")
+            image_grid(results[name][0][:48], nrow=8, ax=ax, title=f"{name}: DCGAN samples")
         fig.tight_layout()
         run.save_fig(fig, "samples")
 
