@@ -2,6 +2,7 @@
 
 Each file holds one concept: `optimizer.py` (the base class with parameter groups), `sgd.py`,
 `rmsprop.py`, `adam.py` (Adam, AdamW), `schedulers.py`, `functions.py` (pathological test surfaces),
+`training.py` (the digits MLP task shared by days 15-19),
 `sweeps.py` (grid/random search), `landscape.py` (Li et al. 2018 loss landscapes),
 `distributed.py` (data-parallel training on torch.distributed).
 """
