@@ -97,6 +97,26 @@ class CausalLM(HookedModel):
         skip = set() if embeddings else {"embed.W_E", "pos_embed.W_pos", "unembed.W_U"}
         return sum(p.numel() for n, p in self.named_parameters() if n not in skip)
 
+    def to_tokens(self, text: str | list[str]) -> Int[Tensor, "batch pos"]:
+        """Token ids from `self.tokenizer` (no BOS added), on the model's device. A list of
+        texts is left-padded; get its mask with `(tokens != pad_id)` or call the tokenizer."""
+        if self.tokenizer is None:
+            raise ValueError(
+                "this model has no tokenizer; load it with arena_core.models.load_model"
+            )
+        if isinstance(text, str):
+            return torch.tensor([self.tokenizer(text).input_ids], device=self.device)
+        rows = [self.tokenizer(t).input_ids for t in text]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        padded = [[pad] * (width - len(r)) + r for r in rows]
+        return torch.tensor(padded, device=self.device)
+
+    def to_str_tokens(self, text: str | Tensor) -> list[str]:
+        """The tokens of one text (or of a 1-D id tensor) as strings, for plot labels."""
+        ids = self.to_tokens(text)[0] if isinstance(text, str) else text.reshape(-1)
+        return [self.tokenizer.decode([int(t)]) for t in ids]
+
     @property
     def device(self) -> torch.device:
         return self.embed.W_E.device

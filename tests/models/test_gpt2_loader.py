@@ -46,3 +46,14 @@ def test_unavailable_gpt2_offline_gives_a_clear_error(tmp_path, monkeypatch):
         load_model("gpt2-medium")
     with pytest.raises(ModelUnavailableError, match="unknown model"):
         load_model("no-such-model")
+
+
+def test_to_tokens_and_str_tokens_follow_the_tokenizer(saved_gpt2, monkeypatch):
+    root, _ = saved_gpt2
+    monkeypatch.setenv("ARENA_MODELS", str(root))
+    lm = load_model("gpt2")
+    tok = lm.tokenizer
+    assert lm.model.to_tokens("Hello world").tolist() == [tok("Hello world").input_ids]
+    batch = lm.model.to_tokens(["Hello world", "Hi"])
+    assert batch.shape == (2, 2) and batch[1, -1].item() == tok("Hi").input_ids[-1]
+    assert lm.model.to_str_tokens("Hello world") == ["Hello", " world"]
