@@ -61,7 +61,10 @@ def loss_figure(
             color=ax.lines[-1].get_color(),
             label=f"uniform over {vocab[name]:,} tokens: ln V = {math.log(vocab[name]):.2f}",
         )
-    ax.set_xticks(range(min(n_show, len(labels))), labels[:n_show], rotation=90, fontsize=7)
+    if len(losses) == 1:  # token labels only make sense for a single tokenizer
+        ax.set_xticks(range(min(n_show, len(labels))), labels[:n_show], rotation=90, fontsize=7)
+    else:
+        ax.set_xlabel("token index (each model uses its own tokenizer)")
     ax.set_ylabel("loss of the next token (nats)")
     ax.set_title("Per-token cross-entropy on the opening of Richard III (predicting each token)")
     ax.legend(fontsize=8, loc="upper right")
