@@ -50,15 +50,38 @@ class Attention(nn.Module):
                 continue
             setattr(self, f"hook_{name}", HookPoint())
 
+    def fused_qkv_weight(self) -> tuple[Tensor, Tensor | None]:
+        """`[d_model (heads d_head)]` with W_Q, W_K, W_V side by side (and the stacked biases).
+
+        Building it copies 3 x d_model^2 numbers, which costs as much as the matmul itself when
+        decoding one token at a time. So outside autograd it is cached and rebuilt only when a
+        parameter changes (in-place updates bump `_version`; `.to()` changes `data_ptr`).
+        Caveat: writes through `param.data` bypass the version counter; use `param.copy_()`
+        under `torch.no_grad()` (as `load_state_dict` and torch.optim do) to edit weights."""
+        params = [self.W_Q, self.W_K, self.W_V]
+        if self.b_Q is not None:
+            params += [self.b_Q, self.b_K, self.b_V]
+        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+            return self._build_fused()  # differentiable, never cached
+        key = tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in params)
+        if self.__dict__.get("_fused_key") != key:
+            self.__dict__["_fused"] = self._build_fused()
+            self.__dict__["_fused_key"] = key
+        return self.__dict__["_fused"]
+
+    def _build_fused(self) -> tuple[Tensor, Tensor | None]:
+        d_model = self.cfg.d_model
+        W = torch.cat([self.W_Q, self.W_K, self.W_V]).permute(1, 0, 2).reshape(d_model, -1)
+        b = None if self.b_Q is None else torch.cat([self.b_Q, self.b_K, self.b_V]).reshape(-1)
+        return W, b
+
     def qkv(self, x: Float[Tensor, "batch pos d_model"]) -> tuple[Tensor, Tensor, Tensor]:
         """q `[batch pos n_heads d_head]`, k and v `[batch pos n_kv_heads d_head]` in one matmul."""
         h, kv, e = self.cfg.n_heads, self.cfg.kv_heads, self.cfg.d_head
-        # [heads d_model d_head] -> [d_model (heads d_head)], the three stacked along the columns.
-        W = torch.cat([self.W_Q, self.W_K, self.W_V]).permute(1, 0, 2).reshape(x.shape[-1], -1)
-        if self.b_Q is None:
+        W, b = self.fused_qkv_weight()
+        if b is None:
             out = x @ W
         else:
-            b = torch.cat([self.b_Q, self.b_K, self.b_V]).reshape(-1)
             out = torch.addmm(b, x.reshape(-1, x.shape[-1]), W).view(*x.shape[:-1], -1)
         q, k, v = out.split([h * e, kv * e, kv * e], dim=-1)
         batch, pos = x.shape[:2]

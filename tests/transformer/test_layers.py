@@ -61,3 +61,25 @@ def test_attention_paths_agree_with_manual_softmax():
     torch.testing.assert_close(fast, expected)
     attn.hook_pattern.add_hook(lambda x, hook: None)
     torch.testing.assert_close(attn(x), expected)
+
+
+def test_cached_fused_qkv_sees_in_place_weight_edits():
+    """The fused QKV weight is cached outside autograd; editing a weight must invalidate it.
+    Reference: the manual einsum attention above, recomputed after the edit."""
+    cfg = TransformerConfig(d_model=16, n_heads=2, d_head=8, n_layers=1, d_mlp=8, d_vocab=10)
+    attn = Attention(cfg, bias=True).double()
+    for p in attn.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x = torch.randn(1, 4, 16, dtype=torch.float64)
+    with torch.no_grad():
+        before = attn(x)
+        attn.W_Q[0].zero_()  # ablate head 0's queries in place
+        after = attn(x)
+        fresh = Attention(cfg, bias=True).double()
+        fresh.load_state_dict(attn.state_dict())
+        expected = fresh(x)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, expected, atol=0, rtol=0)
+    # with autograd on, gradients reach W_Q through the fused weight
+    attn(x).sum().backward()
+    assert attn.W_Q.grad is not None and attn.W_Q.grad[1].abs().sum() > 0
