@@ -72,6 +72,10 @@ def get_classifier(name: str, train, test, run: Run, smoke: bool) -> tuple[ConvN
                           f"(1 epoch on {how}; test acc {acc:.4f})")  # fmt: skip
 
 
+def counts(logits: torch.Tensor) -> list[int]:
+    return torch.bincount(logits.argmax(-1), minlength=logits.shape[-1]).tolist()
+
+
 def quality(classifier, fake, real_a, real_b, n_classes) -> dict[str, float]:
     """FD(fake, real_b), the floor FD(real_a, real_b), and class coverage of fake and real_b."""
     f_fake, logits_fake = classifier_features(classifier, fake)
@@ -171,8 +175,8 @@ def main(args: Args) -> dict:
             _, lr = classifier_features(classifier, test.images)
             width = 0.4
             xs = torch.arange(k)
-            ax.bar(xs - width / 2, torch.bincount(lr.argmax(-1), minlength=k), width, label="real")
-            ax.bar(xs + width / 2, torch.bincount(lf.argmax(-1), minlength=k), width, label="GAN")
+            ax.bar((xs - width / 2).numpy(), counts(lr), width, label="real")
+            ax.bar((xs + width / 2).numpy(), counts(lf), width, label="GAN")
             ax.set_xticks(xs.tolist(), [str(c)[:7] for c in test.classes], rotation=60, fontsize=6)
             ax.set_title(f"{name}: predicted classes of {len(test)} images", fontsize=9)
             ax.legend(fontsize=7)
