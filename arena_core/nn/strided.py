@@ -51,7 +51,11 @@ def pad2d(
     if ph == 0 and pw == 0:
         return x
     b, c, h, w = x.shape
-    out = x.new_full((b, c, h + 2 * ph, w + 2 * pw), value)
+    if x.stride(0) < x.stride(1):  # channel-major input (what conv2d returns): keep that order,
+        # so the next im2col reads long contiguous runs
+        out = x.new_full((c, b, h + 2 * ph, w + 2 * pw), value).transpose(0, 1)
+    else:
+        out = x.new_full((b, c, h + 2 * ph, w + 2 * pw), value)
     out[:, :, ph : ph + h, pw : pw + w] = x
     return out
 
