@@ -166,36 +166,29 @@ def fit_cubic(args: Args, run: Run) -> dict[str, float]:
 def main(args: Args) -> dict:
     if args.smoke:
         args.steps, args.points, args.shape_pairs = 60, 200, 100
-    previous_threads = torch.get_num_threads()
-    # Thousands of tiny ops: a second thread only adds synchronisation, and on a busy
-    # machine it can make the loop 10-100x slower. Restored afterwards.
-    torch.set_num_threads(args.threads)
-    try:
-        with Run(day=1, args=args) as run:
-            run.record_source("data", "synthetic: sin(x) on [-pi, pi]; random shapes (seeded)")
-            eps_err = max(
-                abs(measured_epsilon(d) - torch.finfo(d).eps) / torch.finfo(d).eps for d in DTYPES
-            )
-            fig, rel_gap = spacing_figure(torch.logspace(-3, 4, 200, dtype=torch.float64))
-            run.save_fig(fig, "float_spacing")
-            agree, expand_err = check_broadcasting(args.shape_pairs, run.generator)
-            flags = views_and_copies()
-            fit = fit_cubic(args, run)
-            for name, value in flags.items():
-                run.print(f"  {name:<32} {value}")
-            return run.finish(
-                {
-                    "epsilon_max_rel_err_vs_finfo": eps_err,
-                    "float32_eps": torch.finfo(torch.float32).eps,
-                    "bfloat16_max_relative_gap": rel_gap["torch.bfloat16"],
-                    "broadcast_rule_agreement_with_torch": agree,
-                    "expand_via_strides_max_abs_err": expand_err,
-                    **flags,
-                    **fit,
-                }
-            )
-    finally:
-        torch.set_num_threads(previous_threads)
+    with Run(day=1, args=args) as run:
+        run.record_source("data", "synthetic: sin(x) on [-pi, pi]; random shapes (seeded)")
+        eps_err = max(
+            abs(measured_epsilon(d) - torch.finfo(d).eps) / torch.finfo(d).eps for d in DTYPES
+        )
+        fig, rel_gap = spacing_figure(torch.logspace(-3, 4, 200, dtype=torch.float64))
+        run.save_fig(fig, "float_spacing")
+        agree, expand_err = check_broadcasting(args.shape_pairs, run.generator)
+        flags = views_and_copies()
+        fit = fit_cubic(args, run)
+        for name, value in flags.items():
+            run.print(f"  {name:<32} {value}")
+        return run.finish(
+            {
+                "epsilon_max_rel_err_vs_finfo": eps_err,
+                "float32_eps": torch.finfo(torch.float32).eps,
+                "bfloat16_max_relative_gap": rel_gap["torch.bfloat16"],
+                "broadcast_rule_agreement_with_torch": agree,
+                "expand_via_strides_max_abs_err": expand_err,
+                **flags,
+                **fit,
+            }
+        )
 
 
 if __name__ == "__main__":

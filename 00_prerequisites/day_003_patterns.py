@@ -194,21 +194,14 @@ def sampling_experiment(args: Args, gen: torch.Generator) -> tuple[Figure, dict[
 def main(args: Args) -> dict:
     if args.smoke:
         args.batch, args.classes, args.scales, args.samples = 8, 50, 6, 5000
-    previous_threads = torch.get_num_threads()
-    # Thousands of tiny ops: a second thread only adds synchronisation, and on a busy
-    # machine it can make the loop 10-100x slower. Restored afterwards.
-    torch.set_num_threads(args.threads)
-    try:
-        with Run(day=3, args=args) as run:
-            run.record_source("data", "synthetic: seeded Gaussian logits (torch.Generator)")
-            fig, overflow = overflow_experiment(args, run.generator)
-            run.save_fig(fig, "naive_vs_stable")
-            facts = facts_and_patterns(run.generator)
-            fig, sampling = sampling_experiment(args, run.generator)
-            run.save_fig(fig, "sampling")
-            return run.finish({**facts, **overflow, **sampling})
-    finally:
-        torch.set_num_threads(previous_threads)
+    with Run(day=3, args=args) as run:
+        run.record_source("data", "synthetic: seeded Gaussian logits (torch.Generator)")
+        fig, overflow = overflow_experiment(args, run.generator)
+        run.save_fig(fig, "naive_vs_stable")
+        facts = facts_and_patterns(run.generator)
+        fig, sampling = sampling_experiment(args, run.generator)
+        run.save_fig(fig, "sampling")
+        return run.finish({**facts, **overflow, **sampling})
 
 
 if __name__ == "__main__":

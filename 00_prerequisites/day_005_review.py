@@ -141,13 +141,8 @@ def main(args: Args) -> dict:
         args.loop_budget_s = 0.02
     with Run(day=5, args=args) as run:
         run.record_source("data", "synthetic: seeded random tensors (torch.Generator)")
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(args.threads)
-        try:
-            run.print(f"speed drills ({args.threads} thread(s)):")
-            rows = speed_drills(args, run)
-        finally:
-            torch.set_num_threads(previous_threads)
+        run.print(f"speed drills ({run.torch_threads} thread(s)):")
+        rows = speed_drills(args, run)
         run.save_fig(timing_figure(rows), "speed_drills")
 
         table = [

@@ -49,7 +49,6 @@ class Args(DayArgs):
 
 def main(args: Args) -> dict:
     with Run(day=10, args=args) as run:
-        torch.set_num_threads(args.threads)
         smoke = args.smoke
         mesh = icosphere(1) if smoke else bunny_like(3)
         run.record_source("data", f"procedural mesh {mesh.name} ({mesh.num_faces} triangles)")

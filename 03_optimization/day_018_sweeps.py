@@ -46,6 +46,7 @@ class Args(DayArgs):
     epochs: int = 8  # training epochs per trial
     n_random: int = 30  # random-search trials (AdamW)
     resume: bool = True  # skip trials already recorded in out_dir/checkpoints
+    threads: int = 1  # torch CPU threads (tiny networks: one thread beats two)
 
 
 GRID = {"lr": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0], "momentum": [0.0, 0.5, 0.9, 0.99]}
@@ -98,16 +99,6 @@ def write_csv(path, trials) -> None:
 
 
 def main(args: Args) -> dict:
-    # Tiny networks: one intra-op thread is faster than two and immune to oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _main(args)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _main(args: Args) -> dict:
     with Run(day=18, args=args) as run:
         epochs = 1 if args.smoke else args.epochs
         grid_space = {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]} if args.smoke else GRID

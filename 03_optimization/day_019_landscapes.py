@@ -36,19 +36,10 @@ class Args(DayArgs):
     n_directions: int = 5  # random directions for the 1-D slices
     large_batch: int = 512  # batch size of the second network (the first uses 32)
     large_scale: float = 4.0  # the large-batch net gets this many times the epochs and the lr
+    threads: int = 1  # torch CPU threads (tiny networks: one thread beats two)
 
 
 def main(args: Args) -> dict:
-    # Tiny networks: one intra-op thread is faster than two and immune to oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _main(args)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _main(args: Args) -> dict:
     with Run(day=19, args=args) as run:
         epochs = 2 if args.smoke else args.epochs
         n_grid = 7 if args.smoke else args.grid

@@ -48,7 +48,6 @@ def decode_grid(model: Autoencoder, z: torch.Tensor, steps: int) -> Figure:
 
 
 def main(args: Args) -> dict:
-    torch.set_num_threads(args.threads)
     with Run(day=25, args=args) as run:
         n_train, n_test = (256, 200) if args.smoke else (args.n_train, args.n_test)
         sources = load_sources(("fashion_mnist", "mnist"), n_train, n_test)

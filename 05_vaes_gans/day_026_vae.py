@@ -56,7 +56,6 @@ def interpolations(model: VAE, images: torch.Tensor, pairs: list[tuple[int, int]
 
 
 def main(args: Args) -> dict:
-    torch.set_num_threads(args.threads)
     with Run(day=26, args=args) as run:
         n_train, n_test = (256, 200) if args.smoke else (args.n_train, args.n_test)
         sources = load_sources(("fashion_mnist", "mnist"), n_train, n_test)

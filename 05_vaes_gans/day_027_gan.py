@@ -94,7 +94,6 @@ def quality(classifier, fake, real_a, real_b, n_classes) -> dict[str, float]:
 
 
 def main(args: Args) -> dict:
-    torch.set_num_threads(args.threads)
     with Run(day=27, args=args) as run:
         try:
             load_celeba("train", limit=10)

@@ -247,7 +247,6 @@ def time_cache(model, codec, prompt: str, n_new: int, repeats: int) -> dict:
 
 def main(args: Args) -> dict:
     with Run(day=33, args=args) as run:
-        torch.set_num_threads(args.threads)
         shakespeare = train_shakespeare(run, args)
         model, codec, prompts = load_sampling_model(run, args, shakespeare)
 

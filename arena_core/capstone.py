@@ -7,15 +7,12 @@ day's last `--publish` run left in `blog_posts/figures/day_NNN/`. `key_metric` p
 that best summarises a day: a named preference list first, else the first finite number.
 """
 
-import importlib.util
 import json
 import math
 import time
 import traceback
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from arena_core.curriculum import Day
 
@@ -26,19 +23,11 @@ PREFERRED = (
 )  # fmt: skip
 
 
-def load_day_module(day: Day):
-    spec = importlib.util.spec_from_file_location(f"review_{day.tag}", day.script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def rerun_day(day: Day, out_dir: Path, full: bool = False, seed: int = 0) -> dict[str, Any]:
     """Run the day's `main` (smoke unless `full`); return status, seconds and its metrics."""
-    threads = torch.get_num_threads()
     start = time.perf_counter()
     try:
-        module = load_day_module(day)
+        module = day.load_module()
         args = module.Args(smoke=not full, out_dir=out_dir, device="cpu", seed=seed)
         metrics = module.main(args)
         status, error = "ok", ""
@@ -46,8 +35,6 @@ def rerun_day(day: Day, out_dir: Path, full: bool = False, seed: int = 0) -> dic
         metrics, status = {}, "failed"
         error = f"{type(err).__name__}: {err}"[:300]
         traceback.print_exc()
-    finally:
-        torch.set_num_threads(threads)  # some days change it
     return {"status": status, "seconds": time.perf_counter() - start, "metrics": metrics,
             "error": error}  # fmt: skip
 

@@ -49,7 +49,10 @@ def _cmd_list(ns: argparse.Namespace) -> int:
 
 
 def _last_metrics(day) -> tuple[Path, dict] | None:
-    for candidate in (REPO_ROOT / "runs" / day.tag / "metrics.json", day.figures_dir / "metrics.json"):
+    for candidate in (
+        REPO_ROOT / "runs" / day.tag / "metrics.json",
+        day.figures_dir / "metrics.json",
+    ):
         if candidate.exists():
             try:
                 return candidate, json.loads(candidate.read_text())
@@ -71,8 +74,10 @@ def _cmd_info(ns: argparse.Namespace) -> int:
     found = _last_metrics(day)
     if found:
         path, record = found
-        print(f"  last metrics ({path.relative_to(REPO_ROOT)}, {record.get('status')}, "
-              f"{'smoke' if record.get('smoke') else 'full'} run):")
+        print(
+            f"  last metrics ({path.relative_to(REPO_ROOT)}, {record.get('status')}, "
+            f"{'smoke' if record.get('smoke') else 'full'} run):"
+        )
         for key, value in record.get("metrics", {}).items():
             print(f"    {key}: {value}")
         for kind, source in record.get("sources", {}).items():

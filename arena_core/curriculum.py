@@ -356,6 +356,21 @@ class Day:
     def figures_dir(self) -> Path:
         return REPO_ROOT / "blog_posts" / "figures" / self.tag
 
+    def load_module(self):
+        """Import the day's script as a module (without running it) and return it.
+
+        Script folders start with digits, so they are not packages: the script is loaded by path,
+        as `arena run`, the smoke tests and the module reviews do.
+        """
+        import importlib.util
+
+        if not (self.is_runnable and self.script.exists()):
+            raise FileNotFoundError(f"day {self.number} has no script at {self.code or '(none)'}")
+        spec = importlib.util.spec_from_file_location(self.tag, self.script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
     def parts(self) -> dict[str, bool]:
         """Which of the day's pieces exist: code (when the day has code), note, blog, figures."""
         found = {}

@@ -1,8 +1,9 @@
 """Command-line parsing for day scripts: one `Args` dataclass per day becomes its argparse CLI.
 
 Every day's `Args` subclasses `DayArgs`, which holds the common flags (same spelling in every day):
-`--smoke`, `--seed`, `--device`, `--out-dir`, `--publish`. A field's help text is the comment at the
-end of its line, so the dataclass stays the single documented place for a day's settings:
+`--smoke`, `--seed`, `--device`, `--threads`, `--out-dir`, `--publish`. A field's help text is the
+comment at the end of its line, so the dataclass stays the single documented place for a day's
+settings:
 
     @dataclass
     class Args(DayArgs):
@@ -31,6 +32,7 @@ class DayArgs:
 
     seed: int = 0  # random seed for Python, NumPy and torch
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    threads: int = 0  # torch CPU threads for this run (0 = torch's default; restored afterwards)
     out_dir: Path | None = None  # where metrics.json and figures go (default runs/day_NNN/)
     smoke: bool = False  # tiny sizes that finish in seconds on a CPU (what the tests run)
     publish: bool = False  # also copy figures and metrics to blog_posts/figures/day_NNN/
@@ -76,7 +78,9 @@ def _converter(tp: object):
         return kind, choices
     if tp in (int, float, str, Path):
         return tp, None
-    raise TypeError(f"unsupported Args field type {tp!r} (use int, float, str, Path, Literal, bool)")
+    raise TypeError(
+        f"unsupported Args field type {tp!r} (use int, float, str, Path, Literal, bool)"
+    )
 
 
 def build_parser(cls: type, prog: str | None = None) -> argparse.ArgumentParser:
@@ -99,13 +103,20 @@ def build_parser(cls: type, prog: str | None = None) -> argparse.ArgumentParser:
         help_text = comments.get(f.name, " ")
         if tp is bool:
             parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
                 help=help_text,
             )
             continue
         convert, choices = _converter(tp)
         parser.add_argument(
-            flag, dest=f.name, type=convert, choices=choices, default=default,
+            flag,
+            dest=f.name,
+            type=convert,
+            choices=choices,
+            default=default,
             metavar=None if choices else tp.__name__.upper() if isinstance(tp, type) else None,
             help=help_text + (" (optional)" if optional else ""),
         )

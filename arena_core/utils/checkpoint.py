@@ -27,7 +27,9 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> dict[str, Any] | None:
     """Load a checkpoint written by `save_checkpoint`, or return None when there is none."""
     path = Path(path)
     if not path.exists():

@@ -9,7 +9,9 @@ from tqdm.auto import tqdm
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, **kwargs) -> Iterable[T]:
+def progress(
+    iterable: Iterable[T], desc: str = "", total: int | None = None, **kwargs
+) -> Iterable[T]:
     """Wrap `iterable` in a tqdm bar; the bar hides itself when stderr is not a terminal.
 
     The loop body does not change, so interrupting (Ctrl-C) simply stops the loop: work saved in

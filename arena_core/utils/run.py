@@ -9,11 +9,14 @@ Every day script wraps its work in a `Run`:
             run.save_fig(fig, "loss_curve")
             return run.finish({"test_accuracy": acc})
 
-`metrics.json` records the seed, device, data/model sources, the args, package versions, the git
-commit and the wall time. If the body raises (or Ctrl-C interrupts it), `metrics.json` is still
-written, with `"status": "interrupted"` or `"failed"` and whatever `run.log` recorded so far.
-With `--publish`, `finish` copies the figures and `metrics.json` to `blog_posts/figures/day_NNN/`,
-the directory blog posts quote from.
+`metrics.json` records the seed, device, torch thread count, data/model sources, the args, package
+versions, the git commit and the wall time. `--threads N` sets torch's intra-op thread count for the
+run and restores the previous count on exit: networks of many small ops often run fastest on one
+thread (a second one only adds synchronisation, and on a busy machine it can cost 10x), so such days
+default to `threads = 1` in their `Args`. If the body raises (or Ctrl-C interrupts it),
+`metrics.json` is still written, with `"status": "interrupted"` or `"failed"` and whatever `run.log`
+recorded so far. With `--publish`, `finish` copies the figures and `metrics.json` to
+`blog_posts/figures/day_NNN/`, the directory blog posts quote from.
 """
 
 import datetime as _dt
@@ -51,7 +54,10 @@ def git_commit(root: Path = REPO_ROOT) -> str | None:
             return None
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=5,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
@@ -87,6 +93,32 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _set_threads(threads: int) -> int | None:
+    """Set torch's intra-op thread count when `threads > 0`; return the previous count."""
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0 (0 = torch's default), got {threads}")
+    if threads == 0:
+        return None
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return previous
+
+
+def _restore_threads(previous: int | None) -> None:
+    if previous is not None:
+        import torch
+
+        torch.set_num_threads(previous)
+
+
+def _current_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 class Run:
     """Context manager for one run of a day script; see the module docstring."""
 
@@ -107,6 +139,7 @@ class Run:
         self._finished: dict[str, Any] | None = None
         self._start = 0.0
         self._started_at = ""
+        self._previous_threads: int | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "Run":
@@ -114,12 +147,15 @@ class Run:
         self._started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self.generator = seed_everything(int(getattr(self.args, "seed", 0)))
         self.device = resolve_device(getattr(self.args, "device", "auto"))
+        self._previous_threads = _set_threads(int(getattr(self.args, "threads", 0) or 0))
+        self.torch_threads = _current_threads()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         mode = "smoke" if self.smoke else "full"
         self.print(f"day {self.day:03d} ({mode} run) on {self.device}; outputs in {self.out_dir}")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        _restore_threads(self._previous_threads)
         if exc_type is None:
             if self._finished is None:
                 raise RuntimeError("a Run must end with `return run.finish(metrics)`")
@@ -148,7 +184,7 @@ class Run:
         return path
 
     def add_file(self, path: str | Path) -> Path:
-        """Register an extra artefact (GIF, CSV table) written into out_dir, to publish with figures."""
+        """Register an extra artefact (GIF, table) written into out_dir, published with figures."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(path)
@@ -173,7 +209,9 @@ class Run:
         self._finished = metrics
         return metrics
 
-    def _write_metrics(self, metrics: dict[str, Any], status: str, error: str | None = None) -> Path:
+    def _write_metrics(
+        self, metrics: dict[str, Any], status: str, error: str | None = None
+    ) -> Path:
         from arena_core.curriculum import get_day
 
         args = {k: v for k, v in vars(self.args).items()} if hasattr(self.args, "__dict__") else {}
@@ -184,6 +222,7 @@ class Run:
             "smoke": self.smoke,
             "seed": getattr(self.args, "seed", None),
             "device": str(getattr(self, "device", "")),
+            "torch_threads": getattr(self, "torch_threads", None),
             "sources": self.sources,
             "metrics": metrics,
             "args": args,

@@ -8,7 +8,7 @@ import torch
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed `random`, NumPy's global RNG, torch (CPU and all CUDA devices); return a torch Generator.
+    """Seed `random`, NumPy's global RNG and torch (CPU and every CUDA device); return a Generator.
 
     The returned generator is seeded too, for code that prefers an explicit generator over the
     global state (DataLoader shuffling, sampling).

@@ -1,10 +1,9 @@
 """Every day script that exists runs its `--smoke` configuration and returns finite metrics.
 
-The scripts are loaded by path (their folders start with digits, so they are not packages); this
-is also how `arena run` executes them.
+The scripts are loaded by path with `Day.load_module()` (their folders start with digits, so they
+are not packages).
 """
 
-import importlib.util
 import json
 import math
 import numbers
@@ -14,13 +13,6 @@ import pytest
 from arena_core.curriculum import DAYS
 
 RUNNABLE = [d for d in DAYS if d.is_runnable and d.script.exists()]
-
-
-def load_day_module(day):
-    spec = importlib.util.spec_from_file_location(f"day_{day.number:03d}", day.script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _finite(value) -> bool:
@@ -37,7 +29,7 @@ def _finite(value) -> bool:
 
 @pytest.mark.parametrize("day", RUNNABLE, ids=[d.tag for d in RUNNABLE])
 def test_day_smoke_run(day, tmp_path):
-    module = load_day_module(day)
+    module = day.load_module()
     assert module.__doc__ and len(module.__doc__.strip()) > 80, "day scripts need a docstring"
     args = module.Args(smoke=True, out_dir=tmp_path, device="cpu", seed=0)
     metrics = module.main(args)
@@ -57,7 +49,7 @@ def test_every_day_script_follows_the_contract():
     from arena_core.utils.args import DayArgs, build_parser
 
     for day in RUNNABLE:
-        module = load_day_module(day)
+        module = day.load_module()
         assert issubclass(module.Args, DayArgs), day.tag
         assert callable(module.main), day.tag
         flags = build_parser(module.Args).format_help()

@@ -63,3 +63,25 @@ def test_publish_copies_figures_and_metrics(tmp_path, monkeypatch):
 def test_smoke_and_publish_are_exclusive(tmp_path):
     with pytest.raises(ValueError, match="publish"):
         Run(day=1, args=DayArgs(out_dir=tmp_path, smoke=True, publish=True))
+
+
+def test_threads_are_set_for_the_run_and_restored(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    args = dataclasses.replace(DayArgs(), out_dir=tmp_path, threads=1)
+    with Run(day=5, args=args, quiet=True) as run:
+        assert torch.get_num_threads() == 1
+        run.finish({"x": 1})
+    assert torch.get_num_threads() == before
+    assert json.loads((tmp_path / "metrics.json").read_text())["torch_threads"] == 1
+    with pytest.raises(RuntimeError):  # restored on failure too
+        with Run(day=5, args=args, quiet=True):
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_negative_threads_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="threads"):
+        with Run(day=5, args=dataclasses.replace(DayArgs(), out_dir=tmp_path, threads=-1)):
+            pass
