@@ -162,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"arena: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `arena list | head`: the reader left; stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
