@@ -94,7 +94,8 @@ class Attention(nn.Module):
         rope: tuple[Tensor, Tensor] | None = None,
         cache: KVCacheEntry | None = None,
     ) -> Float[Tensor, "batch pos d_model"]:
-        """`mask`: True where query i may attend to key j (None = plain causal, no cache).
+        """`mask`: True where query i may attend to key j (None = causal without padding: every
+        query sees the keys up to its own position, counted from the end of the keys).
         `rope`: (cos, sin) for these positions (Llama). `cache`: appended to in place."""
         q, k, v = self.qkv(x)
         q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
@@ -112,7 +113,7 @@ class Attention(nn.Module):
                 k,
                 v,
                 attn_mask=mask,
-                is_causal=mask is None,
+                is_causal=mask is None and q.shape[2] > 1,  # one query sees all keys
                 enable_gqa=self.cfg.kv_heads != self.cfg.n_heads,
             )
         z = self.hook_z(z.transpose(1, 2))  # [batch pos n_heads d_head]

@@ -18,6 +18,7 @@ first step runs the prompt and stores every layer's keys and values; later steps
 new token, whose query attends to the cached keys: O(n) work, the speedup measured on day 33.
 """
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,16 +62,27 @@ def left_pad(
     return tokens.to(device), mask.to(device)
 
 
-def default_cache_factory(model: Any) -> Callable[[int], Any]:
-    """`KVCache.empty(model.cfg, ...)` (arena_core.transformer) on the model's device and dtype."""
+def default_cache_factory(model: Any, capacity: int = 0) -> Callable[[int], Any]:
+    """`KVCache.empty(model.cfg, ...)` (arena_core.transformer) on the model's device and dtype,
+    with room preallocated for `capacity` positions."""
     from arena_core.transformer import KVCache
 
     param = next(model.parameters())
 
     def make(batch: int) -> Any:
-        return KVCache.empty(model.cfg, batch=batch, device=param.device, dtype=param.dtype)
+        return KVCache.empty(
+            model.cfg, batch=batch, device=param.device, dtype=param.dtype, capacity=capacity
+        )
 
     return make
+
+
+def accepts_last_only(model: Callable[..., Tensor]) -> bool:
+    """Whether the model's forward takes `last_only=True` (ours do; a toy test model may not)."""
+    try:
+        return "last_only" in inspect.signature(getattr(model, "forward", model)).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @torch.inference_mode()
@@ -113,16 +125,19 @@ def generate(
     context_counts: Tensor | None = None
     cache = None
     if use_cache:
-        cache = (make_cache or default_cache_factory(model))(batch)
+        capacity = tokens.shape[1] + max_new_tokens
+        cache = (make_cache or default_cache_factory(model, capacity))(batch)
+    # Only the last position's logits are needed (both paths); skip the rest when we can.
+    extra = {"last_only": True} if accepts_last_only(model) else {}
     step_logits: list[Tensor] = []
     new_tokens: list[list[int]] = [[] for _ in range(batch)]
     next_input = tokens  # the first step feeds the whole (padded) prompt
 
     for step in range(max_new_tokens):
         if use_cache:
-            logits = model(next_input, attention_mask=mask, kv_cache=cache)[:, -1]
+            logits = model(next_input, attention_mask=mask, kv_cache=cache, **extra)[:, -1]
         else:
-            logits = model(tokens, attention_mask=mask)[:, -1]
+            logits = model(tokens, attention_mask=mask, **extra)[:, -1]
         if return_logits:
             step_logits.append(logits.float().clone())
         d_vocab = logits.shape[-1]

@@ -18,17 +18,47 @@ from torch import Tensor
 from arena_core.transformer.config import TransformerConfig
 
 
-@dataclass
 class KVCacheEntry:
-    """One layer's keys and values: `[batch n_kv_heads kv_pos d_head]` each."""
+    """One layer's keys and values: `k`, `v` are `[batch n_kv_heads kv_pos d_head]` views.
 
-    k: Tensor
-    v: Tensor
+    They live in preallocated buffers with room for more positions; `append` writes the new
+    positions in place (no `torch.cat` re-copying the whole history every decode step). When the
+    room runs out the buffers grow by doubling, so appending n positions costs O(n) copies overall.
+    """
+
+    def __init__(self, k: Tensor, v: Tensor, capacity: int = 0):
+        self.length = k.shape[2]
+        capacity = max(capacity, self.length)
+        self._k = k.new_empty(*k.shape[:2], capacity, k.shape[3])
+        self._v = v.new_empty(*v.shape[:2], capacity, v.shape[3])
+        self._k[:, :, : self.length] = k
+        self._v[:, :, : self.length] = v
+
+    @property
+    def k(self) -> Tensor:
+        return self._k[:, :, : self.length]
+
+    @property
+    def v(self) -> Tensor:
+        return self._v[:, :, : self.length]
+
+    @property
+    def capacity(self) -> int:
+        return self._k.shape[2]
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Add new positions (along dim 2) and return the full keys and values."""
-        self.k = torch.cat([self.k, k], dim=2)
-        self.v = torch.cat([self.v, v], dim=2)
+        """Add new positions (along dim 2) and return the full keys and values (views)."""
+        end = self.length + k.shape[2]
+        if end > self.capacity:
+            grown = max(end, 2 * self.capacity)
+            old_k, old_v = self.k, self.v
+            self._k = old_k.new_empty(*old_k.shape[:2], grown, old_k.shape[3])
+            self._v = old_v.new_empty(*old_v.shape[:2], grown, old_v.shape[3])
+            self._k[:, :, : self.length] = old_k
+            self._v[:, :, : self.length] = old_v
+        self._k[:, :, self.length : end] = k
+        self._v[:, :, self.length : end] = v
+        self.length = end
         return self.k, self.v
 
 
@@ -46,12 +76,16 @@ class KVCache:
         batch: int,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
+        capacity: int = 0,
     ) -> "KVCache":
+        """No cached positions yet; `capacity` preallocates room for that many (e.g. prompt +
+        max_new_tokens in `generate`), beyond which the buffers grow by doubling."""
         shape = (batch, cfg.kv_heads, 0, cfg.d_head)
         entries = [
             KVCacheEntry(
                 torch.empty(shape, device=device, dtype=dtype),
                 torch.empty(shape, device=device, dtype=dtype),
+                capacity,
             )
             for _ in range(cfg.n_layers)
         ]

@@ -47,5 +47,13 @@ class Llama(CausalLM):
         return self.hook_embed(self.embed(tokens))
 
     def rope(self, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        cos, sin = rotary_angles(positions, self.cfg.d_head, self.cfg.rotary_base)
-        return cos.to(dtype), sin.to(dtype)
+        """cos and sin for these positions, gathered from a table of all `n_ctx` positions that
+        is computed once (in float64, then cast) per device and dtype, not on every step."""
+        key = (positions.device, dtype, self.cfg.n_ctx, self.cfg.d_head, self.cfg.rotary_base)
+        if self.__dict__.get("_rope_key") != key:
+            all_pos = torch.arange(self.cfg.n_ctx, device=positions.device)[None]
+            cos, sin = rotary_angles(all_pos, self.cfg.d_head, self.cfg.rotary_base)
+            self.__dict__["_rope_table"] = (cos[0].to(dtype), sin[0].to(dtype))
+            self.__dict__["_rope_key"] = key
+        cos, sin = self.__dict__["_rope_table"]
+        return cos[positions], sin[positions]

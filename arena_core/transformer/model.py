@@ -9,10 +9,16 @@ Call convention (both families):
     cache = KVCache.empty(model.cfg, batch=b, device=..., dtype=...)
     logits = model(prompt, attention_mask=mask, kv_cache=cache)   # fills the cache
     logits = model(next_tok[:, None], kv_cache=cache)        # one step; cache keeps the mask
+    logits = model(tokens, last_only=True)                   # [batch 1 d_vocab]: generation
 
 Padding goes on the LEFT. Position ids count real tokens only (cumsum of the mask - 1), as
 HuggingFace's `generate` does, so a left-padded prompt produces the same logits as the unpadded
 one. Query rows of pad positions produce meaningless logits; ignore them.
+
+Decoding needs only the last position's logits: `last_only=True` applies the final norm and the
+unembedding to that position alone (for GPT-2, 50,257 x 768 multiply-adds per position saved).
+When every token is real, no boolean mask is built: the prompt pass uses SDPA's causal flag and a
+one-token cached step needs no mask at all (it may see every cached key).
 """
 
 import torch
@@ -58,17 +64,20 @@ class CausalLM(HookedModel):
         tokens: Int[Tensor, "batch pos"],
         attention_mask: Shaped[Tensor, "batch _"] | None = None,
         kv_cache: KVCache | None = None,
-    ) -> Float[Tensor, "batch pos d_vocab"]:
-        """Logits for every position. `attention_mask`: 1 = real token, 0 = left padding; with a
-        cache it may cover cached + new positions or the new ones only. `kv_cache` is appended."""
+        last_only: bool = False,
+    ) -> Float[Tensor, "batch out_pos d_vocab"]:
+        """Logits for every position (`out_pos = pos`), or for the last one only when `last_only`
+        (`out_pos = 1`). `attention_mask`: 1 = real token, 0 = left padding; with a cache it may
+        cover cached + new positions or the new ones only. `kv_cache` is appended."""
         batch, pos = tokens.shape
         full = kv_cache.full_mask(attention_mask, pos) if kv_cache is not None else attention_mask
         past = 0 if kv_cache is None else kv_cache.length
         if full is not None:
             full = full.to(tokens.device, torch.long)  # bool / float masks work too
             positions = (full.cumsum(dim=1) - 1).clamp(min=0)[:, -pos:]
-            padded = past > 0 or not bool(full.all())
-            mask = attention_mask_4d(full, pos) if padded else None
+            # None = no padding and either no past (SDPA's causal flag) or a single new query.
+            simple = (past == 0 or pos == 1) and bool(full.all())
+            mask = None if simple else attention_mask_4d(full, pos)
         else:
             positions = torch.arange(pos, device=tokens.device).expand(batch, pos)
             mask = None
@@ -79,6 +88,8 @@ class CausalLM(HookedModel):
             resid = block(resid, mask, rope, entry)
         if kv_cache is not None:
             kv_cache.mask = full
+        if last_only:
+            resid = resid[:, -1:]
         return self.unembed(self.ln_final(resid))
 
     def init_weights(self) -> None:
