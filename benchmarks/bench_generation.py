@@ -11,13 +11,27 @@ Interleaved timing (`arena_core.utils.compare`), same thread count for everyone;
 Goals (issue "Module 1a"): ours >= 0.9x HF's tokens/s, >= 3x TransformerLens', and the KV cache
 >= 4x faster than recomputation at 64 new tokens.
 
-Finding (2026-11-22): at batch 1 our decode step spends ~40% of its time in `Attention.qkv`
-re-building the fused [d_model, 3 * heads * d_head] QKV weight (torch.cat + permute + copy) on every
-forward. Caching that fused weight (keyed by the parameters' `_version`) brought GPT-2 small from
-1.38x HF's time to 0.96x in a side experiment; that change belongs in `attention.py`.
+Findings (2026-11-22). A first run on a machine with load average ~15 gave garbage timings (0.70x
+HF). A profile then put ~40% of a decode step in re-building the fused QKV weight; `attention.py`
+now caches it. Further decode-path changes: `generate` asks for the last position's logits only
+(`model(..., last_only=True)`: GPT-2's 50,257 x 768 unembedding once per step instead of once per
+position), the KV cache is preallocated (`KVCache.empty(capacity=...)`, written in place, no
+`torch.cat` of the whole history per step), an unpadded one-token step builds no mask, and Llama's
+RoPE cos/sin come from a table computed once. A torch.profiler trace of a cached GPT-2 decode step
+is now ~89% matmuls (addmm + the unembedding mm): at batch 1 a step is bound by reading the weights.
 
-Run: python benchmarks/bench_generation.py [--threads 2] [--new-tokens 64] [--rounds 3]
-                                           [--skip-smollm2]
+Measured (load ~1-2, 2 threads, 5 interleaved rounds, 16-token prompt, 64 new tokens):
+GPT-2 small 47.9 tok/s vs HF 44.3 (1.08x) and TransformerLens 7.2 (6.70x); SmolLM2-135M 33.0
+vs HF 32.4 (1.02x). The KV-cache speedup over the same `generate(use_cache=False)` is 2.67x
+(GPT-2) and 2.50x (SmolLM2): the 4x goal is MISSED at the spec's setting. Why: with a 16-token
+prompt the no-cache path re-runs at most 80 positions per step, and a step of <= 80 positions
+costs little more than a 1-position step because both read every weight once (the no-cache path
+also gets `last_only`, which made it faster: 2.67x now vs 3.32x before these changes). With a
+128-token prompt (`--prompt-tokens 128 --skip-tl`; its summary line says "128-token prompt") the
+goal is met: 5.32x (GPT-2) and 5.06x (SmolLM2), with ours at 1.08x / 1.04x HF's tokens/s.
+
+Run: python benchmarks/bench_generation.py [--threads 2] [--new-tokens 64] [--rounds 5]
+                                           [--prompt-tokens 16] [--skip-smollm2] [--skip-tl]
 """
 
 import argparse
@@ -130,8 +144,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--prompt-tokens", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-smollm2", action="store_true")
+    parser.add_argument("--skip-tl", action="store_true", help="leave TransformerLens out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
@@ -145,6 +160,7 @@ def main() -> None:
     )
     results = {}
     ours, hf, tl = gpt2_small_models()
+    tl = None if args.skip_tl else tl
     results["GPT-2 small (random)"] = bench(
         "GPT-2 small (random weights)",
         candidates(ours, hf, tl, prompt, args.new_tokens),
@@ -161,7 +177,10 @@ def main() -> None:
             args.rounds,
         )
 
-    print(f"\ntokens/s (median of {args.rounds} interleaved rounds) and ratios")
+    print(
+        f"\ntokens/s (median of {args.rounds} interleaved rounds) and ratios; "
+        f"{args.prompt_tokens}-token prompt, {args.new_tokens} new tokens"
+    )
     for label, tps in results.items():
         cache = tps["ours (KV cache)"]
         parts = [f"{name} {v:.1f}" for name, v in tps.items()]
