@@ -45,33 +45,15 @@ from arena_core.utils import compare
 
 
 def gpt2_small_models(seed: int = 0):
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from arena_core.models import gpt2_from_hf_model
-    from arena_core.transformer.weights import transformer_lens_state_dict
+    from arena_core.transformer.tl_twin import transformer_lens_twin
 
     torch.manual_seed(seed)
     hf = GPT2LMHeadModel(GPT2Config(n_ctx=1024)).eval()
     ours = gpt2_from_hf_model(hf)
-    c = ours.cfg
-    tl_cfg = HookedTransformerConfig(
-        d_model=c.d_model,
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        d_head=c.d_head,
-        d_mlp=c.d_mlp,
-        d_vocab=c.d_vocab,
-        n_ctx=c.n_ctx,
-        eps=c.eps,
-        act_fn="gelu_new",
-        normalization_type="LN",
-        device="cpu",
-        dtype=torch.float32,
-    )
-    tl = HookedTransformer(tl_cfg)
-    tl.load_state_dict(transformer_lens_state_dict(ours), strict=False)
-    return ours, hf, tl.eval()
+    return ours, hf, transformer_lens_twin(ours, dtype=torch.float32)
 
 
 def smollm2_models():

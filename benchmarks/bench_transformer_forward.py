@@ -14,50 +14,13 @@ import sys
 
 import torch
 
-from arena_core.transformer import Llama
-from arena_core.transformer.weights import transformer_lens_state_dict
+from arena_core.transformer.tl_twin import transformer_lens_twin
 from arena_core.utils import compare
 
 
 def tl_twin(ours):
     """A HookedTransformer with our weights (no weight processing)."""
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-
-    c = ours.cfg
-    common = dict(
-        d_model=c.d_model,
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        d_head=c.d_head,
-        d_mlp=c.d_mlp,
-        d_vocab=c.d_vocab,
-        n_ctx=min(c.n_ctx, 2048),
-        eps=c.eps,
-        device="cpu",
-    )
-    if isinstance(ours, Llama):
-        extra = dict(
-            act_fn="silu",
-            normalization_type="RMS",
-            positional_embedding_type="rotary",
-            rotary_dim=c.d_head,
-            rotary_base=int(c.rotary_base),
-            final_rms=True,
-            rotary_adjacent_pairs=False,
-            gated_mlp=True,
-            n_key_value_heads=c.kv_heads,
-        )
-    else:
-        extra = dict(act_fn="gelu_new", normalization_type="LN")
-    tl = HookedTransformer(HookedTransformerConfig(**common, **extra))
-    sd = transformer_lens_state_dict(ours)
-    if c.kv_heads != c.n_heads:
-        sd = {
-            k.replace("attn.W_K", "attn._W_K").replace("attn.W_V", "attn._W_V"): v
-            for k, v in sd.items()
-        }
-    tl.load_state_dict(sd, strict=False)
-    return tl.eval()
+    return transformer_lens_twin(ours)
 
 
 def gpt2_models():

@@ -29,7 +29,10 @@ def test_list_by_module(capsys):
 
 
 def test_list_does_not_import_torch():
-    code = "import sys; from arena_core.cli import main; main(['list']); assert 'torch' not in sys.modules"
+    code = (
+        "import sys; from arena_core.cli import main; main(['list']); "
+        "assert 'torch' not in sys.modules"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

@@ -3,50 +3,18 @@ config (offline) and loaded with our weights (no weight processing, so activatio
 
 import pytest
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from arena_core.transformer import GPT2, Llama, TransformerConfig
-from arena_core.transformer.weights import transformer_lens_state_dict
+from arena_core.transformer.tl_twin import transformer_lens_twin
 
 CFG = TransformerConfig(
     d_model=40, n_layers=2, n_heads=4, d_head=10, d_mlp=56, d_vocab=71, n_ctx=24
 )
 
 
-def tl_twin(ours, **extra) -> HookedTransformer:
-    c = ours.cfg
-    tl_cfg = HookedTransformerConfig(
-        d_model=c.d_model,
-        n_layers=c.n_layers,
-        n_heads=c.n_heads,
-        d_head=c.d_head,
-        d_mlp=c.d_mlp,
-        d_vocab=c.d_vocab,
-        n_ctx=c.n_ctx,
-        eps=c.eps,
-        dtype=torch.float64,
-        device="cpu",
-        **extra,
-    )
-    tl = HookedTransformer(tl_cfg)
-    sd = transformer_lens_state_dict(ours)
-    if c.kv_heads != c.n_heads:  # TL stores grouped K/V as _W_K, _W_V, _b_K, _b_V
-        sd = {
-            k.replace("attn.W_K", "attn._W_K").replace("attn.W_V", "attn._W_V"): v
-            for k, v in sd.items()
-        }
-    missing, unexpected = tl.load_state_dict(sd, strict=False)
-    assert not unexpected, unexpected
-    # whatever TL has that we do not must be a zero bias or a buffer, never a weight matrix
-    odd = [
-        k
-        for k in missing
-        if not (
-            ".b_" in k or "._b_" in k or k.endswith(("mask", "IGNORE", "rotary_sin", "rotary_cos"))
-        )
-    ]
-    assert not odd, odd
-    return tl.eval()
+def tl_twin(ours, **extra):
+    """TransformerLens twin in float64; the tests spell out the TL architecture arguments."""
+    return transformer_lens_twin(ours, dtype=torch.float64, **extra)
 
 
 def compare_caches(ours, tl, tokens, expect_at_least: int):
@@ -104,3 +72,16 @@ def test_llama_every_hook_matches_transformer_lens(n_kv_heads):
     )
     tokens = torch.randint(0, cfg.d_vocab, (2, 9))
     compare_caches(ours, tl, tokens, expect_at_least=1 + 18 * cfg.n_layers + 2)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama-gqa"])
+def test_default_twin_config_reproduces_the_logits(family):
+    """`transformer_lens_twin` with no overrides (as the benchmarks use it) describes our model."""
+    if family == "gpt2":
+        ours = GPT2(CFG).double().eval()
+    else:
+        ours = Llama(CFG.with_(n_kv_heads=2, rotary_base=300.0)).double().eval()
+    tl = transformer_lens_twin(ours)
+    tokens = torch.randint(0, CFG.d_vocab, (2, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(tokens), tl(tokens), rtol=0, atol=1e-9)

@@ -1,0 +1,67 @@
+"""A TransformerLens `HookedTransformer` holding our model's weights, for side-by-side checks.
+
+TransformerLens is the independent reference for our hook names and activations (tests) and the
+peer in the benchmarks. The twin is built from a `HookedTransformerConfig` (offline, no hub) and
+loaded with our state dict *without* TL's weight processing (no LayerNorm folding, no centring),
+so every activation should equal ours. Keyword overrides go straight to the TL config, which lets
+a test spell out the architecture itself.
+"""
+
+from typing import Any
+
+import torch
+
+from arena_core.transformer.weights import transformer_lens_state_dict
+
+
+def transformer_lens_config_kwargs(model: torch.nn.Module) -> dict[str, Any]:
+    """The `HookedTransformerConfig` arguments describing our GPT-2 or Llama-style model."""
+    from arena_core.transformer.llama import Llama
+
+    c = model.cfg
+    kwargs: dict[str, Any] = dict(
+        d_model=c.d_model, n_layers=c.n_layers, n_heads=c.n_heads, d_head=c.d_head,
+        d_mlp=c.d_mlp, d_vocab=c.d_vocab, n_ctx=min(c.n_ctx, 2048), eps=c.eps,
+    )  # fmt: skip
+    if isinstance(model, Llama):
+        kwargs |= dict(
+            act_fn="silu", normalization_type="RMS", positional_embedding_type="rotary",
+            rotary_dim=c.d_head, rotary_base=int(c.rotary_base), rotary_adjacent_pairs=False,
+            gated_mlp=True, final_rms=True,
+            n_key_value_heads=c.kv_heads if c.kv_heads != c.n_heads else None,
+        )  # fmt: skip
+    else:
+        kwargs |= dict(act_fn="gelu_new", normalization_type="LN")
+    return kwargs
+
+
+def transformer_lens_twin(
+    model: torch.nn.Module, dtype: torch.dtype | None = None, **overrides: Any
+):
+    """A `HookedTransformer` on the CPU with `model`'s weights; raises if a weight is unmatched."""
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    kwargs = transformer_lens_config_kwargs(model) | overrides
+    kwargs.setdefault("device", "cpu")
+    kwargs.setdefault("dtype", dtype or next(model.parameters()).dtype)
+    tl = HookedTransformer(HookedTransformerConfig(**kwargs))
+    sd = transformer_lens_state_dict(model)
+    if model.cfg.kv_heads != model.cfg.n_heads:  # TL keeps grouped K/V as _W_K, _W_V, _b_K, _b_V
+        sd = {
+            k.replace("attn.W_K", "attn._W_K").replace("attn.W_V", "attn._W_V"): v
+            for k, v in sd.items()
+        }
+    missing, unexpected = tl.load_state_dict(sd, strict=False)
+    # whatever TL has that we do not must be a (zero) bias or a buffer, never a weight matrix
+    odd = [
+        k
+        for k in missing
+        if not (
+            ".b_" in k or "._b_" in k or k.endswith(("mask", "IGNORE", "rotary_sin", "rotary_cos"))
+        )
+    ]
+    if unexpected or odd:
+        raise ValueError(
+            f"weights do not map onto TransformerLens: unexpected {unexpected}, missing {odd}"
+        )
+    return tl.eval()
