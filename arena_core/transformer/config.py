@@ -25,6 +25,7 @@ class TransformerConfig:
     tie_embeddings: bool = True  # W_U is W_E transposed (GPT-2, SmolLM2)
     unembed_bias: bool = False  # add a b_U parameter to the unembedding (GPT-2 has none)
     init_range: float = 0.02  # std of the normal used for random initialisation
+    attn_only: bool = False  # blocks without MLP (Elhage et al. 2021's attention-only models)
     name: str = field(default="custom", compare=False)  # label only
 
     def __post_init__(self):

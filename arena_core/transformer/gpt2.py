@@ -2,6 +2,7 @@
 
 token + learned position embedding -> n_layers x [LayerNorm -> attention (with biases),
 LayerNorm -> GELU MLP] -> LayerNorm -> unembedding tied to the token embedding.
+With `cfg.attn_only` the blocks have no MLP (the attention-only models of days 37 and later).
 Weights in TransformerLens layout; `arena_core.transformer.weights` converts HuggingFace's.
 """
 
@@ -29,8 +30,8 @@ class GPT2(CausalLM):
             TransformerBlock(
                 LayerNorm(cfg.d_model, cfg.eps),
                 Attention(cfg, bias=True),
-                LayerNorm(cfg.d_model, cfg.eps),
-                GeluMLP(cfg),
+                None if cfg.attn_only else LayerNorm(cfg.d_model, cfg.eps),
+                None if cfg.attn_only else GeluMLP(cfg),
             )
             for _ in range(cfg.n_layers)
         )

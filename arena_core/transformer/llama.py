@@ -29,8 +29,8 @@ class Llama(CausalLM):
             TransformerBlock(
                 RMSNorm(cfg.d_model, cfg.eps),
                 Attention(cfg, bias=False, rotary=True),
-                RMSNorm(cfg.d_model, cfg.eps),
-                SwiGLUMLP(cfg),
+                None if cfg.attn_only else RMSNorm(cfg.d_model, cfg.eps),
+                None if cfg.attn_only else SwiGLUMLP(cfg),
             )
             for _ in range(cfg.n_layers)
         )

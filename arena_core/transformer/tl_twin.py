@@ -27,11 +27,11 @@ def transformer_lens_config_kwargs(model: torch.nn.Module) -> dict[str, Any]:
         kwargs |= dict(
             act_fn="silu", normalization_type="RMS", positional_embedding_type="rotary",
             rotary_dim=c.d_head, rotary_base=int(c.rotary_base), rotary_adjacent_pairs=False,
-            gated_mlp=True, final_rms=True,
+            gated_mlp=True, final_rms=True, attn_only=c.attn_only,
             n_key_value_heads=c.kv_heads if c.kv_heads != c.n_heads else None,
         )  # fmt: skip
     else:
-        kwargs |= dict(act_fn="gelu_new", normalization_type="LN")
+        kwargs |= dict(act_fn="gelu_new", normalization_type="LN", attn_only=c.attn_only)
     return kwargs
 
 

@@ -85,3 +85,17 @@ def test_default_twin_config_reproduces_the_logits(family):
     tokens = torch.randint(0, CFG.d_vocab, (2, 7))
     with torch.no_grad():
         torch.testing.assert_close(ours(tokens), tl(tokens), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_attention_only_models_match_transformer_lens(family):
+    """`attn_only=True` drops the MLPs; TL's attn_only twin has exactly our hook points."""
+    cfg = CFG.with_(attn_only=True, n_kv_heads=2 if family == "llama" else None)
+    ours = (GPT2 if family == "gpt2" else Llama)(cfg).double().eval()
+    assert not any("mlp" in name or "ln2" in name for name, _ in ours.named_parameters())
+    tl = tl_twin(ours)
+    tokens = torch.randint(0, CFG.d_vocab, (2, 9))
+    shared = compare_caches(ours, tl, tokens, expect_at_least=8 * CFG.n_layers)
+    _, tl_cache = tl.run_with_cache(tokens)
+    tl_fired = {n for n in tl_cache if not n.startswith("unembed.")}  # TL 3.9 wraps W_U in hooks
+    assert set(shared) == tl_fired == set(ours.hook_dict)  # the same hooks fire in both

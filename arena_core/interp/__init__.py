@@ -1,0 +1,17 @@
+"""Mechanistic-interpretability tools that work on our models and on TransformerLens (days 34–62).
+
+One concept per file; import from the submodule (`from arena_core.interp.logit_lens import ...`):
+
+- `cache`       — run with a cache on our `CausalLM` or a TL `HookedTransformer`, same names;
+                  TransformerLens loaded offline from a local HuggingFace directory
+- `logit_lens`  — per-layer next-token predictions through the final norm
+- `attribution` — residual-stream decomposition and direct logit attribution
+- `ablation`    — zero- and mean-ablation of heads and neurons
+- `patching`    — activation patching with hooks
+- `detectors`   — previous-, current- and first-token head scores over a whole model
+- `induction`   — repeated random tokens, induction scores, loss on the repeated half
+- `circuits`    — QK and OV circuits, composition scores
+- `neurons`     — max-activating examples and logit effects of MLP neurons
+
+Nothing heavy is imported here (TransformerLens takes ~4 s to import).
+"""
