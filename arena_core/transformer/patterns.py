@@ -5,7 +5,9 @@ Scores are averages of a pattern `[batch heads q k]` along a diagonal (Olsson et
 - previous-token score: mean attention from position i to i - 1;
 - induction score on a sequence that repeats a random block of length L: mean attention from
   position i (in the second copy) to i - L + 1, the token *after* the earlier occurrence;
-- first-token score: mean attention to position 0 (the "attention sink").
+- first-token score: mean attention to position 0 (the "attention sink");
+- current-token score: mean attention from position i to itself (query 0 excluded: it can only
+  attend to itself).
 """
 
 import torch
@@ -31,6 +33,10 @@ def induction_scores(pattern: Float[Tensor, "batch heads q k"], block: int) -> T
     """For tokens [x, r_1..r_L, r_1..r_L] (x optional): attention from the second copy to the
     position after the first occurrence, i.e. offset L - 1, queries in the second copy."""
     return diagonal_score(pattern, offset=block - 1, start=pattern.shape[-2] - block)
+
+
+def current_token_scores(pattern: Float[Tensor, "batch heads q k"]) -> Tensor:
+    return diagonal_score(pattern, offset=0, start=1)
 
 
 def first_token_scores(pattern: Float[Tensor, "batch heads q k"]) -> Tensor:
