@@ -236,6 +236,25 @@ def neuron_ablation_effect(
     return out
 
 
+def next_token_agreement(
+    model, stats: NeuronStats, tokens: Int[Tensor, "doc pos"]
+) -> Float[Tensor, "layer neuron"]:
+    """A shortlisting score: for each neuron, the z-score (over the vocabulary) of its direct
+    logit effect on the token that really follows each of its top-k examples, averaged over the
+    examples (a top example in the last column has no next token and is left out). High values
+    mark neurons whose output directly predicts what comes next where they fire hardest."""
+    n_pos = tokens.shape[1]
+    has_next = (stats.pos + 1 < n_pos).to(stats.values.dtype)
+    nxt = tokens[stats.doc, (stats.pos + 1).clamp(max=n_pos - 1)]  # [layer neuron k]
+    out = torch.zeros(stats.values.shape[:2], dtype=stats.values.dtype)
+    for row, layer in enumerate(stats.layers):  # one [d_mlp d_vocab] matrix at a time
+        eff = neuron_logit_effects(model, layer)
+        z = (eff - eff.mean(-1, keepdim=True)) / eff.std(-1, keepdim=True)
+        picked = z.gather(-1, nxt[row].to(z.device)).to(out.dtype).cpu()
+        out[row] = (picked * has_next[row]).sum(-1) / has_next[row].sum(-1).clamp(min=1)
+    return out
+
+
 __all__ = [
     "NeuronStats",
     "context_windows",
@@ -243,5 +262,6 @@ __all__ = [
     "neuron_ablation_effect",
     "neuron_activations",
     "neuron_logit_effects",
+    "next_token_agreement",
     "top_tokens",
 ]

@@ -15,6 +15,7 @@ from arena_core.interp.neurons import (
     neuron_ablation_effect,
     neuron_activations,
     neuron_logit_effects,
+    next_token_agreement,
     top_tokens,
 )
 from arena_core.transformer import GPT2, Llama, TransformerConfig
@@ -164,3 +165,23 @@ def test_attention_only_model_is_refused():
         max_activating_examples(model, torch.zeros(1, 4, dtype=torch.long), 0)
     with pytest.raises(ValueError, match="no MLP"):
         neuron_logit_effects(model, 0, 1)
+
+
+def test_next_token_agreement_equals_an_explicit_loop(pair):
+    model, tl = pair
+    tokens = torch.randint(0, CFG.d_vocab, (5, 6))
+    stats = max_activating_examples(model, tokens, [1], k=3, batch_size=2, show_progress=False)
+    got = next_token_agreement(model, stats, tokens)
+    assert (stats.pos[0] == tokens.shape[1] - 1).any()  # the "no next token" case is exercised
+    for n in range(CFG.d_mlp):
+        # TL's weights, a z-score via numpy-style (x - mean) / std, one example at a time
+        eff = tl.W_out[1][n] - tl.W_out[1][n].mean() * (tl.cfg.normalization_type == "LN")
+        eff = (eff * tl.ln_final.w) @ tl.W_U
+        z = (eff - eff.mean()) / eff.std()
+        scores = [
+            z[tokens[d, p + 1]].item()
+            for d, p in zip(stats.doc[0, n].tolist(), stats.pos[0, n].tolist())
+            if p + 1 < tokens.shape[1]
+        ]
+        want = sum(scores) / len(scores) if scores else 0.0
+        assert got[0, n].item() == pytest.approx(want, abs=1e-9)
