@@ -137,6 +137,9 @@ def shortlist_figure(sel, agree, frac, layer, neuron, title) -> Figure:
     sc = ax.scatter(sel.flatten(), agree.flatten(), c=layers.flatten(), s=3, cmap="viridis")
     ax.scatter([sel[layer, neuron]], [agree[layer, neuron]], s=120, facecolors="none",
                edgecolors="red", lw=2, label=f"L{layer} N{neuron}")  # fmt: skip
+    ax.axvline(
+        10, ls="--", color="grey", lw=1, label="shortlist: selectivity >= 10 (and < 5% active)"
+    )
     ax.set_xlabel("selectivity: mean of top-k activations / std over all positions")
     ax.set_ylabel("next-token agreement (z-score of the real\nnext token in the direct effect)")
     ax.set_title(title, fontsize=10)
@@ -148,33 +151,36 @@ def shortlist_figure(sel, agree, frac, layer, neuron, title) -> Figure:
 
 
 def highlight_figure(rows: list[list[str]], acts: torch.Tensor, centre: int, title: str) -> Figure:
-    """Each row: the tokens of one window, background colour = the neuron's activation."""
+    """Each row: the tokens of one window, background colour = the neuron's activation. Tokens
+    are placed one after the other by measuring each drawn text box with the Agg renderer."""
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     cmap = matplotlib.colormaps["RdBu_r"]
     vmax = acts.abs().max().item() or 1.0
-    widths = [sum(max(len(t), 1) for t in row) + len(row) for row in rows]
-    chars = max(widths) + 8
-    fig = Figure(figsize=(0.085 * chars + 0.5, 0.36 * len(rows) + 1.0))
-    ax = fig.add_subplot(1, 1, 1)
+    chars = max(sum(len(t) + 1 for t in row) for row in rows) + 8
+    fig = Figure(figsize=(0.09 * chars + 0.6, 0.34 * len(rows) + 0.8))
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.add_axes((0.01, 0.02, 0.98, 0.9))
+    ax.axis("off")
+    to_axes = ax.transAxes.inverted()
     for r, row in enumerate(rows):
-        y = len(rows) - r
-        ax.text(0, y, f"{acts[r, centre].item():6.1f}", family="monospace", fontsize=9, va="center")
-        x = 8.0
+        y = 1 - (r + 0.5) / len(rows)
+        style = dict(family="monospace", fontsize=9, va="center", transform=ax.transAxes)
+        ax.text(0, y, f"{acts[r, centre].item():6.1f}", **style)
+        x = 7.5 / chars
         for c, token in enumerate(row):
             if not token:
                 continue
             colour = cmap(0.5 + 0.5 * acts[r, c].item() / vmax)
-            ax.text(x, y, token, family="monospace", fontsize=9, va="center",
-                    fontweight="bold" if c == centre else "normal",
-                    bbox=dict(boxstyle="square,pad=0.15", fc=colour, ec="black" if c == centre
-                              else "none", lw=0.8))  # fmt: skip
-            x += len(token) + 1
-    ax.set_xlim(-0.5, chars)
-    ax.set_ylim(0.3, len(rows) + 0.7)
-    ax.axis("off")
-    ax.set_title(title, fontsize=10, loc="left")
-    fig.tight_layout()
+            box = dict(boxstyle="square,pad=0.15", fc=colour, lw=1.0,
+                       ec="black" if c == centre else "none")  # fmt: skip
+            dark = abs(acts[r, c].item()) > 0.6 * vmax  # white text on the darkest cells
+            text = ax.text(x, y, token, bbox=box, **style, color="white" if dark else "black",
+                           fontweight="bold" if c == centre else "normal")  # fmt: skip
+            extent = text.get_window_extent(renderer).transformed(to_axes)
+            x = extent.x1 + 0.6 / chars  # a small gap so the boxes do not touch
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
     return fig
 
 
@@ -352,6 +358,7 @@ def main(args: Args) -> dict:
         )  # fmt: skip
 
         # hypothesis test on hand-written sentences
+        fire_thr = args.fire_threshold if not args.smoke else stats.values[layer, neuron, -1].item()
         groups = {
             "do/are opening\na question": QUESTIONS,
             "do/are in\na statement": STATEMENTS,
@@ -369,13 +376,12 @@ def main(args: Args) -> dict:
         metrics["probe_auroc_do_are"] = auroc(a[0], a[1])
         metrics["probe_auroc_other_aux"] = auroc(a[2], a[3])
         run.save_fig(
-            probe_figure(acts, args.fire_threshold,
+            probe_figure(acts, fire_thr,
                          f"{tag} on hand-written probes (same words in questions and statements)"),
             "probes",
         )  # fmt: skip
 
         # ablation where the neuron fires vs elsewhere, in the windows of its top examples
-        fire_thr = args.fire_threshold if not args.smoke else stats.values[layer, neuron, -1].item()
         docs = torch.unique(stats.doc[layer, neuron])
         abl = {}
         for kind, mean in (("zero", None), ("mean", stats.mean[layer, neuron].item())):
