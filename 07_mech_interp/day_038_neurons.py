@@ -16,7 +16,7 @@ The neuron to explain (`--layer`, `--neuron`) was picked by looking at the short
 full run; the run reports where it ranks. The hypothesis is written in HYPOTHESIS below.
 
 Run:  arena run 38 [--smoke] [--publish]   (or python 07_mech_interp/day_038_neurons.py)
-Full run: ~5 min on 2 CPU cores (the scan is ~16,000 tokens through the 135M model).
+Full run: ~7 min on 2 busy CPU cores (the scan of ~16,000 tokens through the 135M model is ~4).
 Smoke: ~5 s (a tiny random Llama on a character-level Shakespeare tokenizer).
 """
 
@@ -41,9 +41,10 @@ from arena_core.transformer import Llama, TransformerConfig
 from arena_core.utils import DayArgs, Run, cli
 
 HYPOTHESIS = (
-    "L26 N244 fires on ' do' / ' are' when the auxiliary opens a question (subject-auxiliary "
-    "inversion: 'What do | you mean', 'Why are | you sad') and directly promotes the subject "
-    "pronoun that must come next (' you', ' they', ' we'); the same words in statements stay quiet"
+    "L26 N244 fires on an auxiliary that opens a clause before its subject, above all ' do' / "
+    "' are' opening a question (subject-auxiliary inversion: 'What do | you mean', 'Why are | "
+    "you sad'), and directly promotes the subject pronoun that comes next (' they', ' you', "
+    "' we'); the same words in statements stay low"
 )
 # Hand-written probes; [brackets] mark the token whose activation is read. Each sentence gets a
 # speaker line first (Shakespeare layout), so the probed word is never at the attention-sink
@@ -144,7 +145,7 @@ def shortlist_figure(sel, agree, frac, layer, neuron, title) -> Figure:
     ax.set_ylabel("next-token agreement (z-score of the real\nnext token in the direct effect)")
     ax.set_title(title, fontsize=10)
     fig.colorbar(sc, ax=ax, label="layer")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
