@@ -54,7 +54,7 @@ def _fold_read(W: Tensor, ln, fold_ln: bool, d_axis: int) -> Tensor:
     if gain is not None:
         shape = [1] * W.ndim
         shape[d_axis] = -1
-        W = W * gain.reshape(shape)
+        W = W * gain.detach().reshape(shape)
     return W - W.mean(d_axis, keepdim=True) if centre else W
 
 

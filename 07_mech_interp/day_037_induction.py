@@ -1,0 +1,286 @@
+"""Day 37 — Induction heads: attention-head analysis on SmolLM2-135M and on a 2-layer
+attention-only model trained here, read both from activations and from the weights.
+
+Shows:
+1. SmolLM2 on repeated random tokens `[bos] r r`: induction, previous- and first-token score grids
+   (30 x 9 heads), the attention patterns of the best induction head and the best previous-token
+   head, the per-token loss (first copy ~ ln d_vocab, repeated copy low), and the repeated-half
+   loss with the top induction heads zero-ablated (and, as a control, as many random other heads);
+2. the project-trained 2-layer attention-only model (Shakespeare characters): induction and
+   previous-token grids, the K-composition scores between layer-0 and layer-1 heads against a
+   random-matrix baseline (Elhage et al. 2021), the OV copying accuracy of the induction heads,
+   the positional QK circuit of the previous-token head, and the repeated-half loss before and
+   after ablating the previous-token head(s) (and, separately, the induction head(s)).
+
+Run:  arena run 37 [--smoke] [--publish]   (or python 07_mech_interp/day_037_induction.py)
+Full run: ~1–2 min on 1 CPU thread (SmolLM2 forwards on 4 x 101 tokens; the 2-layer model is tiny).
+Smoke: a few seconds (a tiny random Llama with GQA and a tiny random attention-only GPT-2).
+"""
+
+from dataclasses import dataclass
+
+import torch
+from matplotlib.figure import Figure
+
+from arena_core.interp.circuits import (
+    composition_scores,
+    full_qk_circuit,
+    ov_copying_score,
+    random_composition_baseline,
+)
+from arena_core.interp.detectors import head_detector_scores, top_heads
+from arena_core.interp.induction import (
+    ablated_repeated_loss,
+    induction_score_grid,
+    plot_repeated_loss,
+    repeated_loss,
+    repeated_random_tokens,
+)
+from arena_core.models import load_model
+from arena_core.transformer import GPT2, Llama, TransformerConfig
+from arena_core.transformer.patterns import plot_head_scores, plot_patterns
+from arena_core.utils import DayArgs, Run, cli
+
+
+@dataclass
+class Args(DayArgs):
+    threads: int = 1  # torch CPU threads (one is fastest for these small forwards on 2 cores)
+    batch: int = 4  # repeated-random-token sequences for SmolLM2
+    block: int = 50  # length of the random block r (sequence = [bos] r r)
+    fig_block: int = 12  # shorter block for the attention-pattern figures (readable labels)
+    n_ablate: int = 3  # top induction heads of SmolLM2 ablated together
+    small_batch: int = 32  # sequences for the 2-layer attention-only model
+    small_block: int = 40  # its random block (characters)
+    head_threshold: float = 0.4  # a head "is" a prev-token / induction head above this score
+    skip_smollm2: bool = False  # only analyse the 2-layer model
+    skip_attn_only: bool = False  # only analyse SmolLM2
+    attn_only_checkpoint: str = ""  # another attention-only checkpoint ("" = the committed one)
+
+
+def tiny_llama() -> Llama:
+    cfg = TransformerConfig(
+        d_model=48, n_layers=3, n_heads=3, n_kv_heads=1, d_head=16, d_mlp=64, d_vocab=97, n_ctx=64
+    )
+    return Llama(cfg).eval()
+
+
+def tiny_attn_only() -> GPT2:
+    cfg = TransformerConfig(
+        d_model=32, n_layers=2, n_heads=4, d_head=8, d_mlp=0, d_vocab=41, n_ctx=96, attn_only=True
+    )
+    return GPT2(cfg).eval()
+
+
+def fmt(heads: list[tuple[int, int, float]]) -> list[str]:
+    return [f"L{layer}H{head}: {score:.3f}" for layer, head, score in heads]
+
+
+def label(decode, t: int) -> str:
+    s = decode([int(t)]).replace("\n", "\\n")
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in s)[:8] or "?"
+
+
+def pattern_figure(model, tokens, heads, names, decode, title) -> Figure:
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens[:1], names_filter=lambda n: "hook_pattern" in n)
+    pats = torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads])
+    return plot_patterns(pats, [label(decode, t) for t in tokens[0]], names, title)
+
+
+def grid_figure(scores: torch.Tensor, baseline: float, title: str) -> Figure:
+    fig = Figure(figsize=(5.2, 4.4))
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(scores, cmap="viridis", vmin=0)
+    for i in range(scores.shape[0]):
+        for j in range(scores.shape[1]):
+            ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
+    ax.set_xlabel("layer-1 head (reads)")
+    ax.set_ylabel("layer-0 head (writes)")
+    ax.set_title(f"{title}\nrandom-matrix baseline {baseline:.3f}", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    return fig
+
+
+def qk_pos_figure(qk: torch.Tensor, title: str) -> Figure:
+    n = qk.shape[0]
+    masked = qk.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("nan"))
+    fig = Figure(figsize=(4.6, 4.2))
+    ax = fig.add_subplot(1, 1, 1)
+    vmax = float(qk.tril().abs().max())
+    im = ax.imshow(masked, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    ax.set_xlabel("key position")
+    ax.set_ylabel("query position")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    return fig
+
+
+def analyse_smollm2(run, args: Args, metrics: dict) -> None:
+    gen = torch.Generator().manual_seed(args.seed)
+    if args.smoke:
+        model, decode, bos = tiny_llama().to(run.device), (lambda ids: str(ids[0])), 0
+        run.record_source("model", "tiny random Llama (GQA), smoke run")
+        block, batch = 8, 2
+    else:
+        lm = load_model("smollm2-135m", device=run.device)
+        model, decode, bos = lm.model.eval(), lm.tokenizer.decode, lm.tokenizer.bos_token_id
+        run.record_source("model", lm.source)
+        block, batch = args.block, args.batch
+    d_vocab = model.cfg.d_vocab
+    tokens = repeated_random_tokens(batch, block, d_vocab, gen, bos=bos).to(run.device)
+    run.record_source("data", f"uniform random tokens, [bos] + r + r, {batch} x {block}")
+    ind = induction_score_grid(model, tokens, block)
+    det = head_detector_scores(model, tokens)
+    grids = {"induction": ind, "prev_token": det["prev_token"], "first_token": det["first_token"]}
+    run.save_fig(
+        plot_head_scores(grids, "SmolLM2 heads on repeated random tokens"), "smollm2_grids"
+    )
+    top_ind, top_prev = top_heads(ind, 8), top_heads(det["prev_token"], 5)
+    metrics["smollm2_induction_top"] = fmt(top_ind)
+    metrics["smollm2_prev_token_top"] = fmt(top_prev)
+    metrics["smollm2_first_token_top"] = fmt(top_heads(det["first_token"], 5))
+    metrics["smollm2_heads_induction_above_threshold"] = int((ind > args.head_threshold).sum())
+
+    fig_block = min(args.fig_block, block)
+    short = repeated_random_tokens(1, fig_block, d_vocab, gen, bos=bos).to(run.device)
+    heads = [top_ind[0][:2], top_prev[0][:2]]
+    names = [f"induction L{heads[0][0]}H{heads[0][1]}", f"prev-token L{heads[1][0]}H{heads[1][1]}"]
+    fig = pattern_figure(model, short, heads, names, decode, "SmolLM2 on [bos] r r")
+    run.save_fig(fig, "smollm2_patterns")
+
+    clean = repeated_loss(model, tokens, block)
+    ablate = [(layer, head) for layer, head, _ in top_ind[: args.n_ablate]]
+    ablated = ablated_repeated_loss(model, tokens, block, ablate)
+    # control: as many random heads, none of them among the top 2 x n_ablate induction heads
+    exclude = {(a, b) for a, b, _ in top_heads(ind, 2 * args.n_ablate)}
+    pool = [
+        (a, b)
+        for a in range(model.cfg.n_layers)
+        for b in range(model.cfg.n_heads)
+        if (a, b) not in exclude
+    ]
+    pick = torch.randperm(len(pool), generator=gen)[: args.n_ablate]
+    control_heads = [pool[int(i)] for i in pick]
+    control = ablated_repeated_loss(model, tokens, block, control_heads)
+    metrics["smollm2_loss_first_half"] = clean.first_half
+    metrics["smollm2_loss_repeated_half"] = clean.repeated_half
+    metrics["smollm2_ln_d_vocab"] = float(torch.tensor(float(d_vocab)).log())
+    metrics["smollm2_ablated_heads"] = [f"L{a}H{b}" for a, b in ablate]
+    metrics["smollm2_loss_repeated_half_ablated"] = ablated.repeated_half
+    metrics["smollm2_control_heads"] = [f"L{a}H{b}" for a, b in control_heads]
+    metrics["smollm2_loss_repeated_half_control"] = control.repeated_half
+    losses = {
+        "clean": clean,
+        f"top-{len(ablate)} induction heads ablated": ablated,
+        f"{len(control_heads)} random other heads ablated": control,
+    }
+    title = "SmolLM2 per-token loss on [bos] r r (grey: first copy, blue: repeated copy)"
+    run.save_fig(plot_repeated_loss(losses, tokens, block, title), "smollm2_repeated_loss")
+    del model
+
+
+def analyse_attn_only(run, args: Args, metrics: dict) -> None:
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    if args.smoke:
+        model, decode = tiny_attn_only().to(run.device), (lambda ids: str(ids[0]))
+        run.record_source("attn_only_model", "tiny random attention-only GPT-2, smoke run")
+        block, batch = 10, 4
+    else:
+        if args.attn_only_checkpoint:
+            from arena_core.models.attn_only import load_attn_only
+
+            lm = load_attn_only(args.attn_only_checkpoint, device=run.device)
+        else:
+            lm = load_model("attn-only-2l", device=run.device)
+        model, decode = lm.model.eval(), lm.tokenizer.decode
+        run.record_source("attn_only_model", lm.source)
+        block, batch = args.small_block, args.small_batch
+    cfg = model.cfg
+    tokens = repeated_random_tokens(batch, block, cfg.d_vocab, gen).to(run.device)
+    run.record_source("attn_only_data", f"uniform random characters, r + r, {batch} x {block}")
+    ind = induction_score_grid(model, tokens, block)
+    prev = head_detector_scores(model, tokens)["prev_token"]
+    grids = {"induction": ind, "prev_token": prev}
+    run.save_fig(plot_head_scores(grids, "2-layer attention-only model"), "attn_only_grids")
+    # the circuit: previous-token heads in layer 0, induction heads in layer 1
+    prev_heads = [(0, h, float(prev[0, h])) for h in range(cfg.n_heads)]
+    prev_heads = sorted(prev_heads, key=lambda t: -t[2])
+    ind_heads = sorted([(1, h, float(ind[1, h])) for h in range(cfg.n_heads)], key=lambda t: -t[2])
+    chosen_prev = [t for t in prev_heads if t[2] > args.head_threshold] or prev_heads[:1]
+    chosen_ind = [t for t in ind_heads if t[2] > args.head_threshold] or ind_heads[:1]
+    metrics["attn_only_prev_token_heads"] = fmt(chosen_prev)
+    metrics["attn_only_induction_heads"] = fmt(chosen_ind)
+    metrics["attn_only_induction_top"] = fmt(top_heads(ind, 4))
+    metrics["attn_only_prev_token_top"] = fmt(top_heads(prev, 4))
+
+    comps = {mode: composition_scores(model, mode)[0, :, 1, :] for mode in "QKV"}
+    baseline = random_composition_baseline(cfg.d_model, cfg.d_head, 500, gen)
+    metrics["composition_random_baseline"] = baseline
+    for mode, c in comps.items():
+        metrics[f"{mode}_composition_max"] = float(c.max())
+        metrics[f"{mode}_composition_mean"] = float(c.mean())
+    k = comps["K"]
+    metrics["K_composition_prev_to_induction"] = [
+        f"L0H{a}->L1H{b}: {float(k[a, b]):.3f}" for a, _, _ in chosen_prev for _, b, _ in chosen_ind
+    ]
+    fig = grid_figure(k, baseline, "K-composition, layer 0 -> layer 1")
+    run.save_fig(fig, "attn_only_k_composition")
+
+    ind_hb = [(layer, h) for layer, h, _ in chosen_ind]
+    metrics["ov_copying_induction_heads_each"] = [
+        f"L{a}H{b}: {ov_copying_score(model, [(a, b)]):.3f}" for a, b in ind_hb
+    ]
+    metrics["ov_copying_induction_heads_together"] = ov_copying_score(model, ind_hb)
+    metrics["ov_copying_chance"] = 1 / cfg.d_vocab
+    a, b, _ = chosen_prev[0]
+    qk = full_qk_circuit(model, a, b, source="pos")[: 2 * block, : 2 * block].cpu()
+    # how often does a query position's largest positional score land on the previous position
+    masked = qk.masked_fill(torch.ones_like(qk, dtype=torch.bool).triu(0), float("-inf"))
+    argmax = masked[1:].argmax(-1)
+    metrics["prev_head_pos_qk_argmax_is_previous"] = float(
+        (argmax == torch.arange(argmax.numel())).float().mean()
+    )
+    run.save_fig(
+        qk_pos_figure(qk, f"Positional QK of L{a}H{b}: W_pos W_QK W_pos^T"), "attn_only_pos_qk"
+    )
+    fig = pattern_figure(
+        model,
+        repeated_random_tokens(1, min(15, block), cfg.d_vocab, gen).to(run.device),
+        [(a, b), ind_hb[0]],
+        [f"prev-token L{a}H{b}", f"induction L{ind_hb[0][0]}H{ind_hb[0][1]}"],
+        decode,
+        "2-layer attention-only model on r r (characters)",
+    )
+    run.save_fig(fig, "attn_only_patterns")
+
+    clean = repeated_loss(model, tokens, block)
+    no_prev = ablated_repeated_loss(model, tokens, block, [(x, y) for x, y, _ in chosen_prev])
+    no_ind = ablated_repeated_loss(model, tokens, block, ind_hb)
+    metrics["attn_only_loss_first_half"] = clean.first_half
+    metrics["attn_only_loss_repeated_half"] = clean.repeated_half
+    metrics["attn_only_loss_repeated_half_prev_ablated"] = no_prev.repeated_half
+    metrics["attn_only_loss_repeated_half_induction_ablated"] = no_ind.repeated_half
+    metrics["attn_only_ln_d_vocab"] = float(torch.tensor(float(cfg.d_vocab)).log())
+    losses = {
+        "clean": clean,
+        "previous-token head(s) ablated": no_prev,
+        "induction head(s) ablated": no_ind,
+    }
+    title = "Attention-only model: per-token loss on r r (grey: first copy, blue: repeat)"
+    run.save_fig(plot_repeated_loss(losses, tokens, block, title), "attn_only_repeated_loss")
+
+
+def main(args: Args) -> dict:
+    with Run(day=37, args=args) as run:
+        metrics: dict = {}
+        if not args.skip_smollm2:
+            analyse_smollm2(run, args, metrics)
+        if not args.skip_attn_only:
+            analyse_attn_only(run, args, metrics)
+        return run.finish(metrics)
+
+
+if __name__ == "__main__":
+    main(cli(Args))
