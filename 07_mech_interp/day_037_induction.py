@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from matplotlib.figure import Figure
 
+from arena_core.interp.attention_html import write_attention_html
 from arena_core.interp.circuits import (
     composition_scores,
     full_qk_circuit,
@@ -80,10 +81,15 @@ def label(decode, t: int) -> str:
     return "".join(c if c.isascii() and c.isprintable() else "?" for c in s)[:8] or "?"
 
 
-def pattern_figure(model, tokens, heads, names, decode, title) -> Figure:
+def head_patterns(model, tokens, heads) -> torch.Tensor:
+    """Patterns `[len(heads) q k]` of the given (layer, head) pairs on the first sequence."""
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens[:1], names_filter=lambda n: "hook_pattern" in n)
-    pats = torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads])
+    return torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"][0, h] for layer, h in heads])
+
+
+def pattern_figure(model, tokens, heads, names, decode, title) -> Figure:
+    pats = head_patterns(model, tokens, heads)
     return plot_patterns(pats, [label(decode, t) for t in tokens[0]], names, title)
 
 
@@ -91,9 +97,13 @@ def grid_figure(scores: torch.Tensor, baseline: float, title: str) -> Figure:
     fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(scores, cmap="viridis", vmin=0)
+    mid = float(scores.max()) / 2
     for i in range(scores.shape[0]):
         for j in range(scores.shape[1]):
-            ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
+            colour = "black" if scores[i, j] > mid else "white"
+            ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=7, c=colour)
+    ax.set_xticks(range(scores.shape[1]))
+    ax.set_yticks(range(scores.shape[0]))
     ax.set_xlabel("layer-1 head (reads)")
     ax.set_ylabel("layer-0 head (writes)")
     ax.set_title(f"{title}\nrandom-matrix baseline {baseline:.3f}", fontsize=10)
@@ -107,12 +117,15 @@ def qk_pos_figure(qk: torch.Tensor, title: str) -> Figure:
     masked = qk.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("nan"))
     fig = Figure(figsize=(4.6, 4.2))
     ax = fig.add_subplot(1, 1, 1)
-    vmax = float(qk.tril().abs().max())
-    im = ax.imshow(masked, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    # divided by the largest |score| (the colour bar then needs no offset); the shape is the point
+    im = ax.imshow(masked / masked.nan_to_num().abs().max(), cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xlabel("key position")
     ax.set_ylabel("query position")
+    ticks = range(0, n, max(1, n // 8))
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
     ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.colorbar(im, ax=ax, fraction=0.05, label="score / max |score|")
     fig.tight_layout()
     return fig
 
@@ -149,6 +162,17 @@ def analyse_smollm2(run, args: Args, metrics: dict) -> None:
     names = [f"induction L{heads[0][0]}H{heads[0][1]}", f"prev-token L{heads[1][0]}H{heads[1][1]}"]
     fig = pattern_figure(model, short, heads, names, decode, "SmolLM2 on [bos] r r")
     run.save_fig(fig, "smollm2_patterns")
+    # an interactive page (hover a token to see where each head looks): top-3 induction heads
+    # and the best previous-token head
+    html_heads = [t[:2] for t in top_ind[:3]] + [top_prev[0][:2]]
+    path = write_attention_html(
+        run.out_dir / "smollm2_attention.html",
+        [label(decode, t) for t in short[0]],
+        head_patterns(model, short, html_heads).float().cpu(),
+        [f"L{a}H{b}" for a, b in html_heads],
+        "SmolLM2-135M on [bos] r r: top induction heads and a previous-token head",
+    )
+    run.add_file(path)
 
     clean = repeated_loss(model, tokens, block)
     ablate = [(layer, head) for layer, head, _ in top_ind[: args.n_ablate]]
@@ -243,7 +267,10 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
         (argmax == torch.arange(argmax.numel())).float().mean()
     )
     run.save_fig(
-        qk_pos_figure(qk, f"Positional QK of L{a}H{b}: W_pos W_QK W_pos^T"), "attn_only_pos_qk"
+        qk_pos_figure(
+            qk, f"L{a}H{b}: positional QK circuit\n(W_pos W_Q W_K^T W_pos^T, causal part)"
+        ),
+        "attn_only_pos_qk",
     )
     fig = pattern_figure(
         model,
