@@ -100,9 +100,10 @@ def logit_lens(model: Any, cache: ActivationCache, batch: int = 0) -> LensResult
 
 
 def top_k_tokens(
-    log_probs: Float[Tensor, "layer pos d_vocab"], k: int = 5
-) -> tuple[Float[Tensor, "layer pos k"], Int[Tensor, "layer pos k"]]:
-    """Probabilities and ids of the k most likely tokens at every (layer, position)."""
+    log_probs: Float[Tensor, "*shape d_vocab"], k: int = 5
+) -> tuple[Float[Tensor, "*shape k"], Int[Tensor, "*shape k"]]:
+    """Probabilities and ids of the k most likely tokens at every (layer, position), or at every
+    index of whatever leading shape `log_probs` has."""
     values, ids = log_probs.topk(k, dim=-1)
     return values.exp(), ids
 
