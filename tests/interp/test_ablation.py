@@ -130,7 +130,7 @@ def test_head_ablation_scan_matches_full_forwards_in_transformer_lens(pair, kind
     """The scan re-runs only blocks l.. from the cached prefix; the reference re-runs the whole
     TL model with a hook written here, head by head."""
     model, tl = pair
-    tokens = torch.randint(0, CFG.d_vocab, (2, 12))
+    tokens = torch.randint(0, CFG.d_vocab, (2, 8))
     scan = head_ablation_scan(model, tokens, kind=kind, show_progress=False)
     _, cache = tl.run_with_cache(tokens)
     base = ce(tl(tokens), tokens)
@@ -151,10 +151,10 @@ def test_head_ablation_scan_matches_full_forwards_in_transformer_lens(pair, kind
             ref[layer, head] = ce(logits, tokens) - base
     torch.testing.assert_close(scan, ref, atol=1e-6, rtol=0)  # scan is stored in float32
     assert scan.abs().max() > 1e-4
-    # the start_at_layer path for TL models gives the same scan
-    torch.testing.assert_close(
-        head_ablation_scan(tl, tokens, kind=kind, show_progress=False), ref, atol=1e-6, rtol=0
-    )
+    if kind == "mean":  # the start_at_layer path for TL models gives the same scan (once)
+        torch.testing.assert_close(
+            head_ablation_scan(tl, tokens, kind=kind, show_progress=False), ref, atol=1e-6, rtol=0
+        )
 
 
 def test_bad_kind_raises(pair):
