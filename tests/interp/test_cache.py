@@ -8,9 +8,6 @@ GPT-2 agrees to 1e-12 (the same ops). For Llama TL builds its rotary sin/cos tab
 1e-7 covers that and still catches any real mismatch (a wrong head order gives O(1) errors).
 """
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -23,9 +20,7 @@ from arena_core.interp.cache import (
 from arena_core.models import load_model
 from arena_core.transformer import Llama
 from arena_core.transformer.weights import llama_config_from_hf, llama_state_dict_from_hf
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "transformer"))
-from _refs import hf_gpt2_pair, hf_llama_pair  # noqa: E402
+from tests.transformer._refs import hf_gpt2_pair, hf_llama_pair
 
 VOCAB = 53
 
