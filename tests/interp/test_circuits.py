@@ -158,3 +158,23 @@ def test_random_baseline_against_dense_draws():
         )
     assert abs(got - sum(scores) / n) < 1e-5  # float32 draws
     assert 0.05 < got < 0.6
+
+
+@pytest.mark.slow
+def test_smollm2_composition_and_copying_vs_tl_twin():
+    """Real SmolLM2 weights (GQA 9:3, RMSNorm): composition scores of layer 17 into 18 against TL's
+    FactoredMatrix composition on the twin (unfolded), and the copying score of a head on sampled
+    token ids against dense rows built from TL's weights."""
+    from transformer_lens.utils import composition_scores as tl_composition
+
+    from arena_core.models import load_model
+
+    model = load_model("smollm2-135m").model
+    tl = transformer_lens_twin(model)
+    ours = C.composition_scores(model, "K", fold_ln=False)[17, :, 18, :]
+    want = tl_composition(tl.OV[17][:, None], tl.QK[18].T[None, :], broadcast_dims=False)
+    torch.testing.assert_close(ours, want, atol=2e-4, rtol=1e-3)  # fp32 QR vs SVD routes
+    ids = torch.randint(0, model.cfg.d_vocab, (64,), generator=torch.Generator().manual_seed(0))
+    rows = tl.W_E[ids] @ tl.OV[18, 6].AB @ tl.W_U
+    got = C.full_ov_circuit(model, [(18, 6)], ids, fold_ln=False)
+    torch.testing.assert_close(got, rows.detach(), atol=1e-3, rtol=1e-3)

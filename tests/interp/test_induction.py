@@ -118,3 +118,19 @@ def test_bad_block_raises(pair):
     tokens = repeated_random_tokens(1, 5, CFG.d_vocab)
     with pytest.raises(ValueError):
         induction_score_grid(model, tokens, 4)
+
+
+@pytest.mark.slow
+def test_smollm2_has_an_induction_head_around_layer_18():
+    from arena_core.models import load_model
+
+    lm = load_model("smollm2-135m")
+    tokens = repeated_random_tokens(
+        2, 30, lm.model.cfg.d_vocab, torch.Generator().manual_seed(0), 0
+    )
+    grid = induction_score_grid(lm.model, tokens, 30)
+    assert grid.shape == (30, 9)
+    layer, head = divmod(int(grid.argmax()), 9)
+    assert 16 <= layer <= 20 and float(grid.max()) > 0.7  # earlier measurement: L18H6 ~ 0.9
+    loss = repeated_loss(lm.model, tokens, 30)
+    assert loss.repeated_half < loss.first_half - 5
