@@ -247,8 +247,10 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
         metrics[f"{mode}_composition_mean"] = float(c.mean())
     k = comps["K"]
     metrics["K_composition_prev_to_induction"] = [
-        f"L0H{a}->L1H{b}: {float(k[a, b]):.3f}" for a, _, _ in chosen_prev for _, b, _ in chosen_ind
+        f"L0H{a}->L1H{b}: {float(k[a, b]):.3f}" for _, a, _ in chosen_prev for _, b, _ in chosen_ind
     ]
+    best = divmod(int(k.argmax()), k.shape[1])
+    metrics["K_composition_argmax"] = f"L0H{best[0]}->L1H{best[1]}: {float(k.max()):.3f}"
     fig = grid_figure(k, baseline, "K-composition, layer 0 -> layer 1")
     run.save_fig(fig, "attn_only_k_composition")
 
