@@ -13,7 +13,8 @@ Shows:
    after ablating the previous-token head(s) (and, separately, the induction head(s)).
 
 Run:  arena run 37 [--smoke] [--publish]   (or python 07_mech_interp/day_037_induction.py)
-Full run: ~1–2 min on 1 CPU thread (SmolLM2 forwards on 4 x 101 tokens; the 2-layer model is tiny).
+Full run: ~10 s on 1 CPU thread once SmolLM2's conversion is cached (forwards on 4 x 101 tokens;
+the 2-layer model is tiny).
 Smoke: a few seconds (a tiny random Llama with GQA and a tiny random attention-only GPT-2).
 """
 
@@ -227,7 +228,11 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
     ind = induction_score_grid(model, tokens, block)
     prev = head_detector_scores(model, tokens)["prev_token"]
     grids = {"induction": ind, "prev_token": prev}
-    run.save_fig(plot_head_scores(grids, "2-layer attention-only model"), "attn_only_grids")
+    fig = plot_head_scores(grids, "2-layer attention-only model")
+    for ax in fig.axes:  # integer layer ticks (the helper leaves matplotlib's 0.25 steps here)
+        if ax.get_xlabel() == "head":
+            ax.set_yticks(range(cfg.n_layers))
+    run.save_fig(fig, "attn_only_grids")
     # the circuit: previous-token heads in layer 0, induction heads in layer 1
     prev_heads = [(0, h, float(prev[0, h])) for h in range(cfg.n_heads)]
     prev_heads = sorted(prev_heads, key=lambda t: -t[2])
