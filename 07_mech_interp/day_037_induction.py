@@ -28,6 +28,7 @@ from arena_core.interp.circuits import (
     composition_scores,
     full_qk_circuit,
     ov_copying_score,
+    ov_self_ranks,
     random_composition_baseline,
 )
 from arena_core.interp.detectors import head_detector_scores, top_heads
@@ -50,7 +51,8 @@ class Args(DayArgs):
     batch: int = 4  # repeated-random-token sequences for SmolLM2
     block: int = 50  # length of the random block r (sequence = [bos] r r)
     fig_block: int = 12  # shorter block for the attention-pattern figures (readable labels)
-    n_ablate: int = 3  # top induction heads of SmolLM2 ablated together
+    n_ablate: int = 3  # top induction heads of SmolLM2 ablated together (and OV-scored)
+    ov_sample: int = 1000  # SmolLM2 token ids sampled for the OV copying score
     small_batch: int = 32  # sequences for the 2-layer attention-only model
     small_block: int = 40  # its random block (characters)
     head_threshold: float = 0.4  # a head "is" a prev-token / induction head above this score
@@ -189,6 +191,16 @@ def analyse_smollm2(run, args: Args, metrics: dict) -> None:
     pick = torch.randperm(len(pool), generator=gen)[: args.n_ablate]
     control_heads = [pool[int(i)] for i in pick]
     control = ablated_repeated_loss(model, tokens, block, control_heads)
+    # OV copying of the top induction heads on a sample of token ids (49,152^2 would not fit)
+    ids = torch.randperm(d_vocab, generator=gen)[: args.ov_sample]
+    metrics["smollm2_ov_copying_sample"] = len(ids)
+    metrics["smollm2_ov_copying_each"] = [
+        f"L{a}H{b}: {ov_copying_score(model, [(a, b)], ids):.3f}" for a, b in ablate
+    ]
+    ranks = ov_self_ranks(model, ablate, ids)
+    metrics["smollm2_ov_copying_together"] = int((ranks == 0).sum()) / len(ranks)
+    # the direct W_E -> W_U reading skips 17+ layers; the self-token's rank says how far off it is
+    metrics["smollm2_ov_self_rank_median_together"] = int(ranks.median())
     metrics["smollm2_loss_first_half"] = clean.first_half
     metrics["smollm2_loss_repeated_half"] = clean.repeated_half
     metrics["smollm2_ln_d_vocab"] = float(torch.tensor(float(d_vocab)).log())

@@ -128,6 +128,24 @@ def full_ov_circuit(
     return out @ unembedding(model, fold_ln)
 
 
+def ov_self_ranks(
+    model,
+    heads: Heads,
+    token_ids: Int[Tensor, " n"] | None = None,
+    fold_ln: bool = True,
+    chunk: int = 256,
+) -> Int[Tensor, " n"]:
+    """For each source token, how many output tokens its full-OV row ranks above itself
+    (0 = the head copies it best). Rows are formed `chunk` at a time (bounded memory)."""
+    ids = torch.arange(model.cfg.d_vocab) if token_ids is None else token_ids.cpu()
+    ranks = []
+    for part in ids.split(chunk):
+        rows = full_ov_circuit(model, heads, part.to(model.embed.W_E.device), fold_ln).cpu()
+        own = rows.gather(-1, part[:, None])
+        ranks.append((rows > own).sum(-1))
+    return torch.cat(ranks)
+
+
 def ov_copying_score(
     model,
     heads: Heads,
@@ -136,13 +154,10 @@ def ov_copying_score(
     chunk: int = 256,
 ) -> float:
     """Fraction of source tokens whose full-OV row has its maximum on the token itself (top-1),
-    the copying metric of ARENA; several heads are scored on the sum of their OV circuits."""
-    ids = torch.arange(model.cfg.d_vocab) if token_ids is None else token_ids.cpu()
-    hits = 0
-    for part in ids.split(chunk):  # bounded memory: chunk x d_vocab logits at a time
-        rows = full_ov_circuit(model, heads, part.to(model.embed.W_E.device), fold_ln)
-        hits += int((rows.argmax(-1).cpu() == part).sum())
-    return hits / len(ids)
+    the copying metric of ARENA; several heads are scored on the sum of their OV circuits.
+    (Ties count as hits; with float logits they do not happen in practice.)"""
+    ranks = ov_self_ranks(model, heads, token_ids, fold_ln, chunk)
+    return int((ranks == 0).sum()) / len(ranks)
 
 
 def full_qk_circuit(
@@ -237,6 +252,7 @@ __all__ = [
     "full_qk_circuit",
     "ov_circuit",
     "ov_copying_score",
+    "ov_self_ranks",
     "positional",
     "qk_circuit",
     "random_composition_baseline",

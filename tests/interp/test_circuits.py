@@ -116,6 +116,9 @@ def test_full_ov_and_copying_against_dense(pair):
     hits = sum(int(dense[i].argmax()) == i for i in range(CFG.d_vocab))
     score = C.ov_copying_score(model, heads, fold_ln=False, chunk=10)
     assert score == hits / CFG.d_vocab
+    ranks = C.ov_self_ranks(model, heads, ids, fold_ln=False, chunk=2)
+    order = dense[ids].argsort(-1, descending=True)  # position of the token in its sorted row
+    assert ranks.tolist() == [int((order[i] == t).nonzero()) for i, t in enumerate(ids)]
 
 
 def test_copying_score_detects_an_identity_ov():
