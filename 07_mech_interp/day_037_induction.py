@@ -5,7 +5,8 @@ Shows:
 1. SmolLM2 on repeated random tokens `[bos] r r`: induction, previous- and first-token score grids
    (30 x 9 heads), the attention patterns of the best induction head and the best previous-token
    head, the per-token loss (first copy ~ ln d_vocab, repeated copy low), and the repeated-half
-   loss with the top induction heads zero-ablated (and, as a control, as many random other heads);
+   loss with the top induction heads zero-ablated (and, as a control, as many random other heads),
+   and their direct OV copying score on sampled token ids;
 2. the project-trained 2-layer attention-only model (Shakespeare characters): induction and
    previous-token grids, the K-composition scores between layer-0 and layer-1 heads against a
    random-matrix baseline (Elhage et al. 2021), the OV copying accuracy of the induction heads,
@@ -13,7 +14,7 @@ Shows:
    after ablating the previous-token head(s) (and, separately, the induction head(s)).
 
 Run:  arena run 37 [--smoke] [--publish]   (or python 07_mech_interp/day_037_induction.py)
-Full run: ~10 s on 1 CPU thread once SmolLM2's conversion is cached (forwards on 4 x 101 tokens;
+Full run: ~15 s on 1 CPU thread once SmolLM2's conversion is cached (forwards on 4 x 101 tokens;
 the 2-layer model is tiny).
 Smoke: a few seconds (a tiny random Llama with GQA and a tiny random attention-only GPT-2).
 """
