@@ -11,7 +11,8 @@ reused, hiding later peaks; so we pin the threshold at 128 KiB with `mallopt` fi
 changes where large blocks come from). Memory freed into glibc's heap *before* the pin can still
 be reused silently, so for trustworthy numbers pass `fresh_process=True`: the call then runs in a
 spawned interpreter that pins the threshold before doing anything else (`fn` must then be a
-module-level function and its arguments picklable). Off Linux the numbers are NaN.
+module-level function and its arguments picklable). Off Linux, or where the kernel does not
+honour the reset (VmHWM still above VmRSS after it), the numbers are NaN rather than wrong.
 """
 
 import ctypes
@@ -37,11 +38,23 @@ _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
 def _pin_mmap_threshold() -> None:
+    """Serve large blocks with mmap from now on, and hand free heap pages back to the OS so that
+    blocks freed earlier (before the pin) cost resident memory again when they are reused."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+        libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to pin
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to VmRSS; False where the kernel refuses or ignores the request."""
+    try:
+        _CLEAR_REFS.write_text("5")
+        return _status_mb("VmHWM") - _status_mb("VmRSS") < 1.0
+    except (OSError, KeyError):
+        return False
 
 
 def peak_memory_mb(
@@ -53,12 +66,10 @@ def peak_memory_mb(
         with ctx.Pool(1) as pool:
             return pool.apply(_measure_in_child, (fn, args, kwargs))
     _pin_mmap_threshold()
-    try:
-        _CLEAR_REFS.write_text("5")
-        before = _status_mb("VmRSS")
-    except OSError:
+    if not _reset_peak():  # not Linux, or a kernel without clear_refs: no honest number
         fn(*args, **kwargs)
         return {"baseline_mb": math.nan, "peak_mb": math.nan, "extra_mb": math.nan}
+    before = _status_mb("VmRSS")
     fn(*args, **kwargs)
     peak = _status_mb("VmHWM")
     return {"baseline_mb": before, "peak_mb": peak, "extra_mb": peak - before}
