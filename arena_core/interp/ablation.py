@@ -132,24 +132,6 @@ def loss_with_hooks(
     return next_token_loss(logits, tokens, per_token)
 
 
-def _runner_from_layer(model, tokens: Tensor) -> Callable[[Tensor, int], Tensor]:
-    """A function `(resid_pre of layer l, l) -> logits` that runs only blocks l.. (hooks attached
-    to the model still fire). Our models: the blocks, final norm and unembedding, with the same
-    positions (and RoPE table) as a plain forward; TransformerLens: `start_at_layer`."""
-    if hasattr(model, "blocks") and hasattr(model, "embed_input"):
-        batch, pos = tokens.shape
-        positions = torch.arange(pos, device=tokens.device).expand(batch, pos)
-
-        def run(resid: Tensor, layer: int) -> Tensor:
-            rope = model.rope(positions, resid.dtype)
-            for block in model.blocks[layer:]:
-                resid = block(resid, None, rope, None)
-            return model.unembed(model.ln_final(resid))
-
-        return run
-    return lambda resid, layer: model(resid, start_at_layer=layer)
-
-
 def head_ablation_scan(
     model,
     tokens: Int[Tensor, "batch pos"],
@@ -170,14 +152,13 @@ def head_ablation_scan(
     with torch.no_grad():
         logits, cache = model.run_with_cache(tokens, names_filter=lambda n: "hook_resid_pre" in n)
         clean = next_token_loss(logits, tokens, per_token=False)
-        run = _runner_from_layer(model, tokens)
         out = torch.zeros(n_layers, n_heads)
         units = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
         bar = progress(units, desc=f"{kind}-ablating heads", disable=not show_progress or None)
         for layer, head in bar:
             hooks = head_ablation_hooks([(layer, head)], None if kind == "zero" else means)
             with model.hooks(fwd_hooks=hooks):  # same keyword in TL
-                ablated = run(cache[f"blocks.{layer}.hook_resid_pre"], layer)
+                ablated = model(cache[f"blocks.{layer}.hook_resid_pre"], start_at_layer=layer)
             out[layer, head] = next_token_loss(ablated, tokens, per_token=False) - clean
     return out
 

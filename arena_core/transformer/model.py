@@ -61,15 +61,25 @@ class CausalLM(HookedModel):
 
     def forward(
         self,
-        tokens: Int[Tensor, "batch pos"],
+        tokens: Int[Tensor, "batch pos"] | Float[Tensor, "batch pos d_model"],
         attention_mask: Shaped[Tensor, "batch _"] | None = None,
         kv_cache: KVCache | None = None,
         last_only: bool = False,
+        start_at_layer: int | None = None,
     ) -> Float[Tensor, "batch out_pos d_vocab"]:
         """Logits for every position (`out_pos = pos`), or for the last one only when `last_only`
         (`out_pos = 1`). `attention_mask`: 1 = real token, 0 = left padding; with a cache it may
-        cover cached + new positions or the new ones only. `kv_cache` is appended."""
-        batch, pos = tokens.shape
+        cover cached + new positions or the new ones only. `kv_cache` is appended.
+
+        `start_at_layer=l` (as in TransformerLens): the input is the residual stream entering
+        block l (`resid_pre`) instead of tokens, and only blocks l.. run (their hooks still fire):
+        re-running the tail from a cached `resid_pre` (ablation scans, patching)."""
+        from_resid, n_layers = start_at_layer is not None, self.cfg.n_layers
+        if from_resid and not 0 <= start_at_layer < n_layers:
+            raise ValueError(f"start_at_layer must be in [0, {n_layers}), got {start_at_layer}")
+        if from_resid and (kv_cache is not None or tokens.dim() != 3):
+            raise ValueError("start_at_layer needs a [batch pos d_model] residual and no kv_cache")
+        batch, pos = tokens.shape[:2]
         full = kv_cache.full_mask(attention_mask, pos) if kv_cache is not None else attention_mask
         past = 0 if kv_cache is None else kv_cache.length
         if full is not None:
@@ -81,11 +91,11 @@ class CausalLM(HookedModel):
         else:
             positions = torch.arange(pos, device=tokens.device).expand(batch, pos)
             mask = None
-        resid = self.embed_input(tokens, positions)
+        resid = tokens if from_resid else self.embed_input(tokens, positions)
         rope = self.rope(positions, resid.dtype)
-        for i, block in enumerate(self.blocks):
+        for i in range(start_at_layer or 0, n_layers):
             entry = kv_cache[i] if kv_cache is not None else None
-            resid = block(resid, mask, rope, entry)
+            resid = self.blocks[i](resid, mask, rope, entry)
         if kv_cache is not None:
             kv_cache.mask = full
         if last_only:

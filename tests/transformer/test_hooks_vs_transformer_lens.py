@@ -99,3 +99,29 @@ def test_attention_only_models_match_transformer_lens(family):
     _, tl_cache = tl.run_with_cache(tokens)
     tl_fired = {n for n in tl_cache if not n.startswith("unembed.")}  # TL 3.9 wraps W_U in hooks
     assert set(shared) == tl_fired == set(ours.hook_dict)  # the same hooks fire in both
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_start_at_layer_matches_transformer_lens(family):
+    """Running the tail from a cached `resid_pre` gives the full forward's logits, as TL's own
+    `start_at_layer` does on the same weights; hooks of the skipped blocks do not fire."""
+    cfg = CFG.with_(n_layers=3, n_kv_heads=2 if family == "llama" else None)
+    ours = (GPT2 if family == "gpt2" else Llama)(cfg).double().eval()
+    tl = tl_twin(ours)
+    tokens = torch.randint(0, CFG.d_vocab, (2, 9))
+    with torch.no_grad():
+        full, cache = ours.run_with_cache(tokens)
+        for layer in range(cfg.n_layers):
+            resid = cache[f"blocks.{layer}.hook_resid_pre"]
+            fired: list[str] = []
+            hooks = [(n, lambda x, hook: fired.append(hook.name)) for n in ours.hook_dict]
+            ours_tail = ours.run_with_hooks(resid, start_at_layer=layer, fwd_hooks=hooks)
+            tl_tail = tl(resid, start_at_layer=layer)
+            torch.testing.assert_close(ours_tail, full, atol=1e-10, rtol=1e-10)
+            torch.testing.assert_close(ours_tail, tl_tail, atol=1e-10, rtol=1e-10)
+            assert fired and all(int(n.split(".")[1]) >= layer for n in fired if "blocks" in n)
+            assert not any(n.startswith("hook_embed") or "pos_embed" in n for n in fired)
+        with pytest.raises(ValueError, match="start_at_layer"):
+            ours(tokens, start_at_layer=1)  # tokens, not a residual
+        with pytest.raises(ValueError, match="start_at_layer"):
+            ours(cache["blocks.0.hook_resid_pre"], start_at_layer=cfg.n_layers)
