@@ -11,7 +11,7 @@ Shows:
    check that the pieces add up to the model's logit difference.
 
 Run:  arena run 35 [--smoke] [--publish]   (or python 07_mech_interp/day_035_logit_lens.py)
-Full run: ~30 s on 1 CPU thread (five short prompts, one cached forward each).
+Full run: 8 s on a quiet 2-core machine, 1 thread (five short prompts, one cached forward each).
 Smoke: ~5 s (a tiny random Llama with grouped-query attention and random tokens).
 """
 

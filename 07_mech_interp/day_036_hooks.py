@@ -14,8 +14,8 @@ Shows:
 4. previous-, current- and first-token head scores from one cached forward (head detectors).
 
 Run:  arena run 36 [--smoke] [--publish]   (or python 07_mech_interp/day_036_hooks.py)
-Full run: ~7 min of CPU time on 1 thread (two ablation scans, ~1,100 patched forwards); the
-published run took 11 min of wall time on a shared, busy 2-core machine.
+Full run: 420 s on a quiet 2-core machine, 1 thread (two ablation scans, ~1,100 patched
+forwards); the published run took 11 min of wall time on a shared, busy machine.
 Smoke: ~10 s (a tiny random Llama with grouped-query attention and random tokens).
 """
 
