@@ -9,13 +9,11 @@ Run:  python benchmarks/bench_conv.py [--threads 2] [--batch 8] [--rounds 7]
 """
 
 import argparse
-import statistics
 
-import torch
 import torch.nn.functional as F
+from _layer_timing import time_layers
 
 from arena_core.nn import conv2d
-from arena_core.utils import compare
 
 # name, in_ch, out_ch, input size, kernel, stride, padding (ResNet34 at 224x224)
 LAYERS = [
@@ -30,49 +28,21 @@ LAYERS = [
 ]
 
 
-def step(conv, x, weight, grad, stride, padding):
-    def run():
-        out = conv(x, weight, None, stride, padding)
-        inputs = (x, weight) if x.requires_grad else (weight,)
-        torch.autograd.grad(out, inputs, grad)
-
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print(
-        f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, float32, "
-        "forward + backward"
+    median = time_layers(
+        LAYERS,
+        conv2d,
+        F.conv2d,
+        weight_shape=lambda cin, cout, k: (cout, cin, k, k),
+        args=args,
+        input_needs_grad=lambda cin: cin != 3,  # the stem's input needs no gradient
     )
-    print(f"{'layer':<20} {'shape':<24} {'ours ms':>9} {'torch ms':>9} {'ratio':>7}")
-    ratios = []
-    for name, cin, cout, size, k, s, p in LAYERS:
-        x = torch.randn(args.batch, cin, size, size, requires_grad=cin != 3)
-        weight = torch.randn(cout, cin, k, k, requires_grad=True)
-        grad = torch.randn_like(F.conv2d(x, weight, None, s, p))
-        result = compare(
-            {
-                "ours": step(conv2d, x, weight, grad, s, p),
-                "torch": step(F.conv2d, x, weight, grad, s, p),
-            },
-            reference="torch",
-            rounds=args.rounds,
-            warmup=1,
-        )
-        ratios.append(result.ratio("ours"))
-        shape = f"{cin}->{cout} @{size}x{size}"
-        print(
-            f"{name:<20} {shape:<24} {result.medians['ours'] * 1e3:9.2f} "
-            f"{result.medians['torch'] * 1e3:9.2f} {ratios[-1]:6.2f}x"
-        )
-    print(f"median time ratio ours / F.conv2d (goal <= 3): {statistics.median(ratios):.2f}x")
+    print(f"median time ratio ours / F.conv2d (goal <= 3): {median:.2f}x")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,11 @@ Run:  python benchmarks/bench_conv_transpose.py [--threads 1] [--batch 64] [--ro
 """
 
 import argparse
-import statistics
 
-import torch
 import torch.nn.functional as F
+from _layer_timing import time_layers
 
 from arena_core.nn import conv_transpose2d
-from arena_core.utils import compare
 
 # name, in_ch, out_ch, input size, kernel, stride, padding
 LAYERS = [
@@ -29,48 +27,20 @@ LAYERS = [
 ]
 
 
-def step(fn, x, weight, grad, stride, padding):
-    def run():
-        out = fn(x, weight, None, stride, padding)
-        torch.autograd.grad(out, (x, weight), grad)
-
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print(
-        f"torch {torch.__version__}, {args.threads} thread(s), batch {args.batch}, float32, "
-        "forward + backward"
+    median = time_layers(
+        LAYERS,
+        conv_transpose2d,
+        F.conv_transpose2d,
+        weight_shape=lambda cin, cout, k: (cin, cout, k, k),
+        args=args,
     )
-    print(f"{'layer':<20} {'shape':<22} {'ours ms':>9} {'torch ms':>9} {'ratio':>7}")
-    ratios = []
-    for name, cin, cout, size, k, s, p in LAYERS:
-        x = torch.randn(args.batch, cin, size, size, requires_grad=True)
-        weight = torch.randn(cin, cout, k, k, requires_grad=True)
-        grad = torch.randn_like(F.conv_transpose2d(x, weight, None, s, p))
-        result = compare(
-            {
-                "ours": step(conv_transpose2d, x, weight, grad, s, p),
-                "torch": step(F.conv_transpose2d, x, weight, grad, s, p),
-            },
-            reference="torch",
-            rounds=args.rounds,
-            warmup=1,
-        )
-        ratios.append(result.ratio("ours"))
-        shape = f"{cin}->{cout} @{size}x{size}"
-        print(
-            f"{name:<20} {shape:<22} {result.medians['ours'] * 1e3:9.2f} "
-            f"{result.medians['torch'] * 1e3:9.2f} {ratios[-1]:6.2f}x"
-        )
-    print(f"median time ratio ours / F.conv_transpose2d: {statistics.median(ratios):.2f}x")
+    print(f"median time ratio ours / F.conv_transpose2d: {median:.2f}x")
 
 
 if __name__ == "__main__":
