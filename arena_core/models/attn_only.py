@@ -16,11 +16,11 @@ window, and in `random_fraction` of those the span is first overwritten with ran
 Natural text has repeats (speaker names, refrains) but few long ones, and bigram statistics
 already predict most of a repeated word. Two first attempts formed no induction head at all:
 natural copies only (context 256, 3,000 steps), and half the windows with a copy, half of those
-random (context 256, 1,500 steps). With a copy in every window and context 128, the induction
-head appeared in a phase change after about 1,300 steps. A repeated random span can only be
-predicted by looking back, so it makes "continue what was said before" worth learning. The
-induction score is then measured on sequences made *only* of repeated random characters (40+40,
-no text around them), which the model never saw in training.
+random (context 256, 1,500 steps). With a copy in every window and context 128 (the recipe
+below), one formed. A repeated random span can only be predicted by looking back, so it makes
+"continue what was said before" worth learning. The induction score is then measured on
+sequences made *only* of repeated random characters (40+40, no text around them), which the
+model never saw in training.
 
     from arena_core.models import load_model
     lm = load_model("attn-only-2l")      # the committed checkpoint (<1 MB), no training needed
