@@ -1,9 +1,9 @@
 """Command-line parsing for day scripts: one `Args` dataclass per day becomes its argparse CLI.
 
 Every day's `Args` subclasses `DayArgs`, which holds the common flags (same spelling in every day):
-`--smoke`, `--seed`, `--device`, `--threads`, `--out-dir`, `--publish`. A field's help text is the
-comment at the end of its line, so the dataclass stays the single documented place for a day's
-settings:
+`--smoke`, `--seed`, `--device`, `--threads`, `--out-dir`, `--publish`, `--allow-dirty`. A field's
+help text is the comment at the end of its line, so the dataclass stays the single documented place
+for a day's settings:
 
     @dataclass
     class Args(DayArgs):
@@ -36,6 +36,7 @@ class DayArgs:
     out_dir: Path | None = None  # where metrics.json and figures go (default runs/day_NNN/)
     smoke: bool = False  # tiny sizes that finish in seconds on a CPU (what the tests run)
     publish: bool = False  # also copy figures and metrics to blog_posts/figures/day_NNN/
+    allow_dirty: bool = False  # let --publish run with uncommitted code changes (recorded)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -132,4 +133,11 @@ def cli(cls: type[T], argv: Sequence[str] | None = None, prog: str | None = None
     args = cls(**vars(namespace))
     if getattr(args, "smoke", False) and getattr(args, "publish", False):
         parser.error("--publish needs a full run; drop --smoke")
+    if getattr(args, "publish", False):
+        from arena_core.utils.run import DirtyTreeError, check_publishable
+
+        try:
+            check_publishable(bool(getattr(args, "allow_dirty", False)))
+        except DirtyTreeError as err:
+            parser.error(str(err))
     return args

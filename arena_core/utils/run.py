@@ -16,7 +16,10 @@ thread (a second one only adds synchronisation, and on a busy machine it can cos
 default to `threads = 1` in their `Args`. If the body raises (or Ctrl-C interrupts it),
 `metrics.json` is still written, with `"status": "interrupted"` or `"failed"` and whatever `run.log`
 recorded so far. With `--publish`, `finish` copies the figures and `metrics.json` to
-`blog_posts/figures/day_NNN/`, the directory blog posts quote from.
+`blog_posts/figures/day_NNN/`, the directory blog posts quote from. A published number must be tied
+to the code that made it, so `--publish` refuses (`DirtyTreeError`, before any work) when tracked
+code has uncommitted changes; `--allow-dirty` overrides that for experiments, and the `+dirty`
+commit and the flag are then recorded in metrics.json.
 """
 
 import datetime as _dt
@@ -44,24 +47,64 @@ def publish_dir(day: int) -> Path:
     return REPO_ROOT / "blog_posts" / "figures" / f"day_{day:03d}"
 
 
+#: Paths whose uncommitted changes don't make a run "dirty": what a run writes or a writer edits
+#: (published figures, notes, posts, Markdown docs). Everything else tracked counts as code.
+NOT_CODE = (":(exclude)blog_posts", ":(exclude)daily_notes", ":(exclude)*.md")
+
+
+class DirtyTreeError(RuntimeError):
+    """`--publish` on a tree whose tracked code has uncommitted changes (or no git at all)."""
+
+
+def uncommitted_code_changes(root: Path = REPO_ROOT) -> list[str] | None:
+    """Tracked files (outside `NOT_CODE`) with uncommitted changes; None when git can't tell."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_CODE],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if status.returncode != 0:
+        return None
+    return [line[3:] for line in status.stdout.splitlines() if line.strip()]
+
+
 def git_commit(root: Path = REPO_ROOT) -> str | None:
-    """The current commit hash, with `+dirty` when the tree has uncommitted changes."""
+    """The current commit hash, with `+dirty` when tracked code has uncommitted changes."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
         )
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+    if head.returncode != 0:
+        return None
+    changed = uncommitted_code_changes(root)
+    return head.stdout.strip() + ("+dirty" if changed or changed is None else "")
+
+
+def check_publishable(allow_dirty: bool, root: Path = REPO_ROOT) -> None:
+    """Refuse to publish numbers that can't be tied to a commit (unless `allow_dirty`)."""
+    if allow_dirty:
+        return
+    changed = uncommitted_code_changes(root)
+    if changed is None:
+        raise DirtyTreeError(
+            f"--publish needs a git checkout to record the commit ({root} is not one); "
+            "pass --allow-dirty to publish anyway (recorded in metrics.json)"
+        )
+    if changed:
+        shown = ", ".join(changed[:3]) + (
+            f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        )
+        raise DirtyTreeError(
+            f"--publish refuses a tree with uncommitted code changes ({shown}): commit them, "
+            "or pass --allow-dirty for an experiment (recorded in metrics.json)"
+        )
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -130,6 +173,8 @@ class Run:
         self.publish = bool(getattr(args, "publish", False))
         if self.smoke and self.publish:
             raise ValueError("--publish needs a full run; drop --smoke")
+        if self.publish:
+            check_publishable(bool(getattr(args, "allow_dirty", False)))
         out = getattr(args, "out_dir", None)
         self.out_dir = Path(out) if out is not None else default_out_dir(day)
         self.sources: dict[str, str] = {}

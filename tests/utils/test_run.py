@@ -2,12 +2,14 @@
 
 import dataclasses
 import json
+import shutil
+import subprocess
 
 import pytest
 from matplotlib.figure import Figure
 
 from arena_core.utils import run as run_module
-from arena_core.utils.args import DayArgs
+from arena_core.utils.args import DayArgs, cli
 from arena_core.utils.run import Run
 
 
@@ -52,6 +54,7 @@ def test_forgetting_finish_is_an_error(tmp_path):
 
 def test_publish_copies_figures_and_metrics(tmp_path, monkeypatch):
     dest = tmp_path / "published"
+    monkeypatch.setattr(run_module, "uncommitted_code_changes", lambda root=None: [])
     monkeypatch.setattr(run_module, "publish_dir", lambda day: dest)
     args = dataclasses.replace(DayArgs(), out_dir=tmp_path / "run", publish=True)
     with Run(day=4, args=args, quiet=True) as run:
@@ -85,3 +88,78 @@ def test_negative_threads_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="threads"):
         with Run(day=5, args=dataclasses.replace(DayArgs(), out_dir=tmp_path, threads=-1)):
             pass
+
+
+def _git(repo, *args):
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A throwaway git repo with one code file, one post and one published figure."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "blog_posts" / "figures").mkdir(parents=True)
+    (root / "pkg" / "code.py").write_text("x = 1\n")
+    (root / "blog_posts" / "day_001.md").write_text("# post\n")
+    (root / "blog_posts" / "figures" / "metrics.json").write_text("{}\n")
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    return root
+
+
+def test_edits_to_posts_and_figures_are_not_code_changes(repo):
+    (repo / "blog_posts" / "day_001.md").write_text("# edited\n")
+    (repo / "blog_posts" / "figures" / "metrics.json").write_text('{"a": 1}\n')
+    (repo / "untracked.py").write_text("y = 2\n")  # untracked files don't count either
+    assert run_module.uncommitted_code_changes(repo) == []
+    assert not run_module.git_commit(repo).endswith("+dirty")
+    run_module.check_publishable(allow_dirty=False, root=repo)
+
+
+def test_publish_refuses_uncommitted_code(repo):
+    (repo / "pkg" / "code.py").write_text("x = 2\n")
+    assert run_module.uncommitted_code_changes(repo) == ["pkg/code.py"]
+    assert run_module.git_commit(repo).endswith("+dirty")
+    with pytest.raises(
+        run_module.DirtyTreeError, match=r"uncommitted code changes \(pkg/code.py\)"
+    ):
+        run_module.check_publishable(allow_dirty=False, root=repo)
+    run_module.check_publishable(allow_dirty=True, root=repo)  # the explicit opt-out
+
+
+def test_publish_outside_git_is_refused(tmp_path):
+    with pytest.raises(run_module.DirtyTreeError, match="git checkout"):
+        run_module.check_publishable(allow_dirty=False, root=tmp_path)
+
+
+def test_dirty_publish_fails_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_module, "uncommitted_code_changes", lambda root=None: ["a.py"])
+    args = dataclasses.replace(DayArgs(), out_dir=tmp_path / "run", publish=True)
+    with pytest.raises(run_module.DirtyTreeError, match="a.py"):
+        Run(day=4, args=args, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_dirty_publish_is_one_line_from_the_cli(monkeypatch, capsys):
+    monkeypatch.setattr(run_module, "uncommitted_code_changes", lambda root=None: ["a.py"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli(DayArgs, ["--publish"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--allow-dirty" in err and "Traceback" not in err
+
+
+def test_allow_dirty_is_recorded(tmp_path, monkeypatch):
+    dest = tmp_path / "published"
+    monkeypatch.setattr(run_module, "publish_dir", lambda day: dest)
+    monkeypatch.setattr(run_module, "uncommitted_code_changes", lambda root=None: ["a.py"])
+    args = cli(DayArgs, ["--publish", "--allow-dirty", "--out-dir", str(tmp_path / "run")])
+    with Run(day=4, args=args, quiet=True) as run:
+        run.finish({"x": 1})
+    record = json.loads((dest / "metrics.json").read_text())
+    assert record["args"]["allow_dirty"] is True
+    assert record["git_commit"] is None or record["git_commit"].endswith("+dirty")
