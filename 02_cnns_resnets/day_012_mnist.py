@@ -24,6 +24,7 @@ import torch
 from matplotlib.figure import Figure
 
 from arena_core.data import DataUnavailableError, load_fashion_mnist, load_mnist
+from arena_core.data.sources import log_fallback
 from arena_core.nn import ConvNet, SimpleMLP, evaluate, save_classifier, train_classifier
 from arena_core.nn.classifiers import day12_checkpoint_name, models_dir
 from arena_core.utils import DayArgs, Run, cli
@@ -42,14 +43,15 @@ class Args(DayArgs):
     threads: int = 1  # torch CPU threads (small convolutions: one thread beats two)
 
 
-def load_sources(smoke: bool, fashion_n_train: int) -> dict:
-    """name -> (train, test); Fashion-MNIST is skipped (and said so) if it is not installed."""
+def load_sources(smoke: bool, fashion_n_train: int, record) -> dict:
+    """name -> (train, test); without Fashion-MNIST the run goes on with MNIST (logged, recorded)"""
     sources = {"mnist": (load_mnist("train"), load_mnist("test"))}
     try:
         train = load_fashion_mnist("train").take(fashion_n_train)
         sources["fashion_mnist"] = (train, load_fashion_mnist("test"))
     except DataUnavailableError as err:
-        print(f"Fashion-MNIST unavailable, skipping it: {err}")
+        log_fallback(f"Fashion-MNIST unavailable, the run goes on with MNIST only: {err}")
+        record("data_fashion_mnist", f"unavailable, skipped: {err}")
     if smoke:  # a few hundred images: seconds, not minutes
         sources = {k: (tr.take(128), te.take(100)) for k, (tr, te) in sources.items()}
     return sources
@@ -123,7 +125,7 @@ def confusion_figure(model, test, classes) -> Figure:
 
 def main(args: Args) -> dict:
     with Run(day=12, args=args) as run:
-        sources = load_sources(args.smoke, args.fashion_n_train)
+        sources = load_sources(args.smoke, args.fashion_n_train, run.record_source)
         for name, (train, _) in sources.items():
             run.record_source(f"data_{name}", f"{train.source}; {len(train):,} train images")
         results: dict[str, dict] = {}

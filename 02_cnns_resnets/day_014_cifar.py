@@ -4,7 +4,8 @@ ARENA's day 14 fine-tunes an ImageNet ResNet34 on CIFAR-10. Neither ImageNet wei
 ship offline, so the offline default keeps the idea and shrinks it to 2 CPU cores:
 
 1. pretrain a small ResNet (`arena_core.nn.small_resnet`: 3x3 stem, three groups of widths
-   16/32/64) on Fashion-MNIST (the *source* task);
+   16/32/64) on Fashion-MNIST (the *source* task; where it isn't installed -- `make data` -- the
+   run falls back to sklearn's 8x8 digits resized to 28x28, logged and recorded);
 2. move to a different *target* task with few labels -- CIFAR-10 when `arena_core.data.load_cifar10`
    finds/downloads it (then every image is 3x32x32, Fashion-MNIST padded and replicated into 3
    channels), otherwise the bundled MNIST subset, a clearly labelled substitute;
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from matplotlib.figure import Figure
 
-from arena_core.data import DataUnavailableError, load_cifar10, load_fashion_mnist, load_mnist
+from arena_core.data import DataUnavailableError, load_cifar10, load_first_available, load_mnist
 from arena_core.nn import Linear, small_resnet, train_classifier
 from arena_core.nn.transfer import as_rgb32, extract_features, replace_head
 from arena_core.utils import DayArgs, Run, cli
@@ -32,7 +33,7 @@ from arena_core.utils import DayArgs, Run, cli
 
 @dataclass
 class Args(DayArgs):
-    n_source_train: int = 6_000  # Fashion-MNIST images used for pretraining (class-balanced)
+    n_source_train: int = 6_000  # source images used for pretraining (class-balanced)
     source_epochs: int = 2  # pretraining epochs
     n_target_train: int = 1_000  # labelled target images (the low-data regime transfer is for)
     target_epochs: int = 4  # epochs of fine-tuning and of training from scratch
@@ -47,7 +48,8 @@ class Args(DayArgs):
 
 def load_data(args: Args):
     """(source train, source test, target train, target test, description of the target)."""
-    src_train, src_test = load_fashion_mnist("train"), load_fashion_mnist("test")
+    preferred = ("fashion_mnist", "digits28")  # digits: pip-shipped, and a different dataset
+    src_train, src_test = (load_first_available(preferred, s) for s in ("train", "test"))
     try:
         tgt_train, tgt_test = load_cifar10("train"), load_cifar10("test")
         target = "CIFAR-10"
@@ -116,6 +118,7 @@ def main(args: Args) -> dict:
     with Run(day=14, args=args) as run:
         src_train, src_test, tgt_train, tgt_test, target = load_data(args)
         run.record_source("source_data", f"{src_train.source}; {len(src_train):,} train images")
+        source_name = "Fashion-MNIST" if src_train.name == "fashion-mnist" else "sklearn digits"
         run.record_source(
             "target_data",
             f"{target}: {tgt_train.source}; "
@@ -155,7 +158,7 @@ def main(args: Args) -> dict:
             **common,
         )
         run.log(source_test_acc=h_src["test_acc"][-1])
-        run.print(f"pretrained on Fashion-MNIST: source test accuracy {h_src['test_acc'][-1]:.3f}")
+        run.print(f"pretrained on {source_name}: source test accuracy {h_src['test_acc'][-1]:.3f}")
 
         curves: dict[str, list[float]] = {}
         # 2a. feature extraction: linear head on frozen features (pretrained and random backbones)
@@ -210,7 +213,7 @@ def main(args: Args) -> dict:
             run.print(f"  {name:<36} target test accuracy {100 * accs[-1]:.2f}%")
         run.save_fig(accuracy_figure(curves, target), "transfer_accuracy")
         run.save_fig(
-            loss_figure(h_src, "pretraining on Fashion-MNIST (small ResNet)"), "pretrain_loss"
+            loss_figure(h_src, f"pretraining on {source_name} (small ResNet)"), "pretrain_loss"
         )
         keys = {
             "linear probe, pretrained features": "linear_probe_pretrained",

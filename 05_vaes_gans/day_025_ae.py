@@ -50,7 +50,9 @@ def decode_grid(model: Autoencoder, z: torch.Tensor, steps: int) -> Figure:
 def main(args: Args) -> dict:
     with Run(day=25, args=args) as run:
         n_train, n_test = (256, 200) if args.smoke else (args.n_train, args.n_test)
-        sources = load_sources(("fashion_mnist", "mnist"), n_train, n_test)
+        sources = load_sources(
+            ("fashion_mnist", "mnist"), n_train, n_test, record=run.record_source
+        )
         metrics: dict = {}
         histories, figs = {}, {}
         for name, (train, test) in sources.items():

@@ -58,7 +58,9 @@ def interpolations(model: VAE, images: torch.Tensor, pairs: list[tuple[int, int]
 def main(args: Args) -> dict:
     with Run(day=26, args=args) as run:
         n_train, n_test = (256, 200) if args.smoke else (args.n_train, args.n_test)
-        sources = load_sources(("fashion_mnist", "mnist"), n_train, n_test)
+        sources = load_sources(
+            ("fashion_mnist", "mnist"), n_train, n_test, record=run.record_source
+        )
         metrics: dict = {"likelihood": "Bernoulli (BCE summed over pixels)", "beta": args.beta}
         models, histories = {}, {}
         for name, (train, test) in sources.items():

@@ -103,7 +103,9 @@ def main(args: Args) -> dict:
             run.record_source("celeba", "unavailable offline (DataUnavailableError)")
         n_train, n_eval = (192, 64) if args.smoke else (args.n_train, args.n_eval)
         steps = 3 if args.smoke else args.steps
-        sources = load_sources(("mnist", "fashion_mnist"), n_train, n_eval)
+        sources = load_sources(
+            ("mnist", "fashion_mnist"), n_train, n_eval, record=run.record_source
+        )
         metrics: dict = {}
         results = {}
         for name, (train, test) in sources.items():

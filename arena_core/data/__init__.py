@@ -7,13 +7,16 @@
 Every loader follows one resolution order (explicit `root=` / `$ARENA_DATA` -> cache
 `$ARENA_CACHE` (default `~/.cache/arena`) -> download unless `ARENA_OFFLINE=1` -> the shipped
 offline default), records the source it used in `.source`, and logs a fallback in one line
-(logger "arena_core.data", WARNING): see `arena_core/data/sources.py`.
+(logger "arena_core.data", WARNING): see `arena_core/data/sources.py`. Datasets that pip can't
+install (Fashion-MNIST) are preferred through `load_first_available`, which falls back to a
+pip-shipped one and says so (`arena_core/data/fallback.py`).
 """
 
 from arena_core.data.cifar10 import load_cifar10
 from arena_core.data.dataset import ImageDataset
 from arena_core.data.digits import load_digits
 from arena_core.data.download import DownloadError
+from arena_core.data.fallback import load_first_available
 from arena_core.data.fashion_mnist import load_fashion_mnist
 from arena_core.data.mnist import load_mnist
 from arena_core.data.sources import DataUnavailableError, cache_dir
@@ -26,5 +29,6 @@ __all__ = [
     "load_cifar10",
     "load_digits",
     "load_fashion_mnist",
+    "load_first_available",
     "load_mnist",
 ]

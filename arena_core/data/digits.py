@@ -4,7 +4,9 @@
 are tiny enough that an MLP trains in a second, which makes them the fastest real image dataset for
 smoke runs and for checking a from-scratch training loop. `load_digits(split)` divides the pixel
 values by 16 (so they lie in [0, 1]) and splits the set deterministically and stratified:
-1,437 train / 360 test (each digit in proportion to its count, seed 0).
+1,437 train / 360 test (each digit in proportion to its count, seed 0). `size=28` resizes them
+(bilinear) for networks built for MNIST-sized inputs: the pip-shipped stand-in when Fashion-MNIST
+is not installed (`arena_core.data.fallback`).
 """
 
 import numpy as np
@@ -19,9 +21,11 @@ N_TEST = 360  # ~20 %, the usual 80/20 split
 SEED = 0
 
 
-def load_digits(split: str = "train") -> ImageDataset:
-    """sklearn digits `split` ("train" or "test"): images float32 `[N, 1, 8, 8]` in [0, 1]."""
+def load_digits(split: str = "train", size: int = 8) -> ImageDataset:
+    """sklearn digits `split` ("train" or "test"): images float32 `[N, 1, size, size]` in [0, 1]."""
     check_split(split)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
     from sklearn.datasets import load_digits as sklearn_load_digits  # import only when used
 
     bunch = sklearn_load_digits()
@@ -35,4 +39,10 @@ def load_digits(split: str = "train") -> ImageDataset:
         f"sklearn.datasets.load_digits (1,797 8x8 images, bundled), stratified split "
         f"{len(train_idx):,} train / {len(test_idx):,} test (seed {SEED}): {split} split"
     )
+    if size != 8:
+        # Bilinear keeps the values in [0, 1] (a convex combination of neighbours).
+        images = torch.nn.functional.interpolate(
+            images, size=(size, size), mode="bilinear", align_corners=False
+        )
+        source += f", resized to {size}x{size} (bilinear)"
     return ImageDataset(images, labels, CLASSES, "digits", split, source)

@@ -6,9 +6,12 @@ reaches ~84 %, not ~92 %). `load_fashion_mnist(split)` resolves, in order:
 1. `root=` / `$ARENA_DATA` (the directory itself, `fashion-mnist/` or torchvision's
    `FashionMNIST/raw/` in it);
 2. the cache, `$ARENA_CACHE/fashion-mnist/` (default `~/.cache/arena/fashion-mnist/`);
-3. the Debian package `dataset-fashion-mnist` (`DEBIAN_DIR`, a full copy of the four `.gz` files);
+3. the Debian package `dataset-fashion-mnist` (`DEBIAN_DIR`, a full copy of the four `.gz` files;
+   `make data` installs it; ignored when env `ARENA_NO_SYSTEM_DATA=1`);
 4. a download into the cache from `MIRRORS` (md5-checked);
-5. otherwise `DataUnavailableError` (hint: `apt-get install dataset-fashion-mnist`).
+5. otherwise `DataUnavailableError` (hint: `make data`). Nothing pip installs ships Fashion-MNIST,
+   so days that prefer it fall back to a pip-shipped dataset through
+   `arena_core.data.fallback.load_first_available`.
 
 Images are float32 `[N, 1, 28, 28]` in [0, 1]; labels int64 `[N]` in 0..9 (see `CLASSES`).
 """
@@ -24,6 +27,7 @@ from arena_core.data.sources import (
     candidate_dirs,
     downloads_allowed,
     logger,
+    system_data_hidden,
     why_no_download,
 )
 
@@ -44,7 +48,7 @@ CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 SUBDIRS = ("fashion-mnist", "FashionMNIST/raw")  # first one is the cache layout
-HINT = "install the Debian package: apt-get install dataset-fashion-mnist"
+HINT = "`make data` installs it (Debian package dataset-fashion-mnist)"
 
 
 def load_fashion_mnist(
@@ -63,12 +67,13 @@ def load_fashion_mnist(
     found = find_split(dirs, split)
     if found is not None:
         return _load(split, *found, f"full Fashion-MNIST (idx files in {found[0].parent})")
-    found = find_split([DEBIAN_DIR], split)
+    system_dirs = [] if system_data_hidden() else [DEBIAN_DIR]
+    found = find_split(system_dirs, split)
     if found is not None:
         logger.info("Fashion-MNIST %s from the Debian package in %s", split, DEBIAN_DIR)
         source = f"full Fashion-MNIST (Debian package dataset-fashion-mnist, {DEBIAN_DIR})"
         return _load(split, *found, source)
-    searched = ", ".join(str(d) for d in [*dirs, DEBIAN_DIR])
+    searched = ", ".join(str(d) for d in [*dirs, *system_dirs])
     if not downloads_allowed(download):
         raise DataUnavailableError(
             f"Fashion-MNIST not found in [{searched}] and downloads are off "

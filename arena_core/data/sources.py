@@ -4,7 +4,8 @@ Each loader tries, in order (DESIGN.md, "Offline defaults and the real thing"):
 
 1. an explicit `root=` argument, else the directory in the env var `ARENA_DATA`;
 2. the local cache, `cache_dir()` = env `ARENA_CACHE`, default `~/.cache/arena`;
-3. (dataset-specific local copies, e.g. the Debian Fashion-MNIST package);
+3. (dataset-specific local copies installed outside pip, e.g. the Debian Fashion-MNIST package;
+   hidden when env `ARENA_NO_SYSTEM_DATA=1`, so that tests can prove nothing hard-depends on them);
 4. a download into the cache, when allowed (`download=True`, or `download=None` and the env var
    `ARENA_OFFLINE` is not `1`);
 5. the offline default shipped with a Python package, where one exists; otherwise
@@ -38,6 +39,11 @@ def cache_dir() -> Path:
 def offline() -> bool:
     """True when env `ARENA_OFFLINE` is set to a true value (`1`, `true`, `yes`)."""
     return os.environ.get("ARENA_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def system_data_hidden() -> bool:
+    """True when env `ARENA_NO_SYSTEM_DATA` is true: ignore data installed outside pip (Debian)."""
+    return os.environ.get("ARENA_NO_SYSTEM_DATA", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def downloads_allowed(download: bool | None) -> bool:

@@ -3,25 +3,37 @@
 Everything returns a `matplotlib.figure.Figure` (no pyplot state), for `Run.save_fig`.
 """
 
+from collections.abc import Callable
+
 import torch
 from jaxtyping import Float
 from matplotlib.figure import Figure
 from torch import Tensor
 
 from arena_core.data import DataUnavailableError, ImageDataset, load_fashion_mnist, load_mnist
+from arena_core.data.sources import log_fallback
 
 
 def load_sources(
-    names: tuple[str, ...], n_train: int, n_test: int
+    names: tuple[str, ...],
+    n_train: int,
+    n_test: int,
+    record: Callable[[str, str], None] | None = None,
 ) -> dict[str, tuple[ImageDataset, ImageDataset]]:
-    """name -> (train, test) class-balanced subsets; unavailable sources are skipped (printed)."""
+    """name -> (train, test) class-balanced subsets of each of `names` that loads.
+
+    An unavailable source is skipped: one log line, and `record(f"data_{name}", why)` (pass
+    `run.record_source`) so that metrics.json says the run went on without it.
+    """
     loaders = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
     out = {}
     for name in names:
         try:
             train, test = loaders[name]("train"), loaders[name]("test")
         except DataUnavailableError as err:
-            print(f"{name} unavailable, skipping it: {err}")
+            log_fallback(f"{name} unavailable, the run goes on without it: {err}")
+            if record is not None:
+                record(f"data_{name}", f"unavailable, skipped: {err}")
             continue
         out[name] = (train.take(n_train), test.take(n_test))
     if not out:

@@ -53,7 +53,7 @@ def test_root_beats_debian(fake_debian, tmp_path, synth):
 
 
 def test_unavailable_offline_with_hint(no_debian):
-    with pytest.raises(DataUnavailableError, match="apt-get install dataset-fashion-mnist") as info:
+    with pytest.raises(DataUnavailableError, match="make data") as info:
         load_fashion_mnist("train")
     assert "ARENA_OFFLINE=1" in str(info.value) and "\n" not in str(info.value)
 
@@ -73,14 +73,14 @@ def test_download_via_mirror(no_debian, http_server, synth, isolated_data_env, m
     assert len(http_server.requests) == 2  # cached now
     # A mirror that serves the wrong bytes: DataUnavailableError naming the md5 problem + hint.
     monkeypatch.setitem(fm.RESOURCES, "t10k-labels-idx1-ubyte.gz", "f" * 32)
-    with pytest.raises(DataUnavailableError, match="md5 mismatch.*apt-get"):
+    with pytest.raises(DataUnavailableError, match="md5 mismatch.*make data"):
         load_fashion_mnist("test")
     assert not (isolated_data_env / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").exists()
 
 
 @pytest.mark.skipif(
     not (REAL / "train-images-idx3-ubyte.gz").exists(),
-    reason="Debian package dataset-fashion-mnist not installed (apt-get install it)",
+    reason="Debian package dataset-fashion-mnist not installed (optional: make data)",
 )
 def test_real_debian_files(tmp_path):
     """Full Fashion-MNIST from the Debian package: published sizes, balance, torchvision reader."""

@@ -85,7 +85,7 @@ def test_truncated_and_corrupt_gzip_name_the_file(tmp_path, synth):
 
 @pytest.mark.skipif(
     not (DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").exists(),
-    reason="Debian package dataset-fashion-mnist not installed (apt-get install it)",
+    reason="Debian package dataset-fashion-mnist not installed (optional: make data)",
 )
 def test_real_fashion_mnist_test_files_match_torchvision(tmp_path):
     """Our parser on the real files == torchvision's reader on decompressed copies, exactly."""
