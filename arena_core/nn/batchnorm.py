@@ -79,6 +79,13 @@ class BatchNorm2d(nn.Module):
     def forward(
         self, x: Float[Tensor, "batch channels height width"]
     ) -> Float[Tensor, "batch channels height width"]:
+        # Without this check eval mode broadcasts silently: a 2-D or 3-D input comes back 4-D,
+        # and BatchNorm2d(1) would apply channel 0's statistics to every channel.
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm2d({self.num_features}) expects a 4-D input "
+                f"(N, {self.num_features}, H, W), got shape {tuple(x.shape)}"
+            )
         if not self.training:
             rstd = (self.running_var + self.eps).rsqrt()
             scale = self.weight * rstd

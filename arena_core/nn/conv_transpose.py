@@ -87,29 +87,49 @@ class _ConvTranspose2dFunction(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None, None
 
 
-def conv_transpose2d(
-    x: Float[Tensor, "batch in_channels height width"],
-    weight: Float[Tensor, "in_channels out_channels kh kw"],
-    bias: Float[Tensor, " out_channels"] | None = None,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    output_padding: int | tuple[int, int] = 0,
-) -> Float[Tensor, "batch out_channels out_h out_w"]:
-    """Same semantics as `torch.nn.functional.conv_transpose2d` (groups=1, dilation=1)."""
-    if x.shape[1] != weight.shape[0]:
-        raise ValueError(f"input has {x.shape[1]} channels, weight expects {weight.shape[0]}")
+def _conv_transpose(x, weight, bias, stride, padding, output_padding, who):
+    """Shape checks, then the autograd function on a batch; `who` names the caller in errors.
+
+    Like torch, an unbatched image (C, H, W) is accepted and treated as a batch of one.
+    """
+    if weight.ndim != 4:
+        raise ValueError(
+            f"{who} expects a 4-D weight (in_channels, out_channels, kh, kw), "
+            f"got shape {tuple(weight.shape)}"
+        )
+    c_in = weight.shape[0]
+    if x.ndim not in (3, 4) or x.shape[-3] != c_in:
+        raise ValueError(
+            f"{who} expects a 4-D input (N, {c_in}, H, W) or an unbatched 3-D input "
+            f"({c_in}, H, W), got shape {tuple(x.shape)}"
+        )
+    xb = x if x.ndim == 4 else x.unsqueeze(0)
     stride, padding, output_padding = pair(stride), pair(padding), pair(output_padding)
     for axis in (0, 1):
         if not 0 <= output_padding[axis] < stride[axis]:
             raise ValueError(f"output_padding must be in [0, stride), got {output_padding}")
         transposed_output_size(
-            x.shape[2 + axis],
+            xb.shape[2 + axis],
             weight.shape[2 + axis],
             stride[axis],
             padding[axis],
             output_padding[axis],
         )
-    return _ConvTranspose2dFunction.apply(x, weight, bias, stride, padding, output_padding)
+    out = _ConvTranspose2dFunction.apply(xb, weight, bias, stride, padding, output_padding)
+    return out if x.ndim == 4 else out.squeeze(0)
+
+
+def conv_transpose2d(
+    x: Float[Tensor, "*batch in_channels height width"],
+    weight: Float[Tensor, "in_channels out_channels kh kw"],
+    bias: Float[Tensor, " out_channels"] | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    output_padding: int | tuple[int, int] = 0,
+) -> Float[Tensor, "*batch out_channels out_h out_w"]:
+    """Same semantics as `torch.nn.functional.conv_transpose2d` (groups=1, dilation=1), including
+    unbatched (C, H, W) inputs."""
+    return _conv_transpose(x, weight, bias, stride, padding, output_padding, "conv_transpose2d")
 
 
 class ConvTranspose2d(nn.Module):
@@ -140,10 +160,11 @@ class ConvTranspose2d(nn.Module):
         )
 
     def forward(
-        self, x: Float[Tensor, "batch in_channels height width"]
-    ) -> Float[Tensor, "batch out_channels out_h out_w"]:
-        return conv_transpose2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.output_padding
+        self, x: Float[Tensor, "*batch in_channels height width"]
+    ) -> Float[Tensor, "*batch out_channels out_h out_w"]:
+        who = f"ConvTranspose2d({self.in_channels}, {self.out_channels})"
+        return _conv_transpose(
+            x, self.weight, self.bias, self.stride, self.padding, self.output_padding, who
         )
 
     def extra_repr(self) -> str:

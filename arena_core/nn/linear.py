@@ -25,6 +25,13 @@ class Linear(nn.Module):
     def forward(
         self, x: Float[Tensor, "*batch in_features"]
     ) -> Float[Tensor, "*batch out_features"]:
+        # matmul would also catch a wrong last dim, but with a message about "mat1 and mat2"
+        # that names neither the layer nor in_features
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) expects an input of shape "
+                f"(*, {self.in_features}), got shape {tuple(x.shape)}"
+            )
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 
@@ -42,7 +49,17 @@ class Flatten(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
-        start = self.start_dim % len(shape)
-        end = self.end_dim % len(shape)
+        # torch indexes a 0-d tensor as if it were 1-d, so Flatten(0) turns a scalar into [1]
+        ndim = max(len(shape), 1)
+        start, end = self.start_dim, self.end_dim
+        # wrapping an out-of-range dim modulo ndim would flatten the wrong dims silently
+        if not (-ndim <= start < ndim and -ndim <= end < ndim) or start % ndim > end % ndim:
+            raise ValueError(
+                f"Flatten(start_dim={start}, end_dim={end}) needs dims in [{-ndim}, {ndim - 1}] "
+                f"with start_dim not after end_dim, got shape {tuple(shape)}"
+            )
+        if len(shape) == 0:
+            return x.reshape(1)
+        start, end = start % ndim, end % ndim
         merged = math.prod(shape[start : end + 1])
         return x.reshape(*shape[:start], merged, *shape[end + 1 :])

@@ -14,7 +14,10 @@ through `as_strided` is slow.
 
 Adaptive average pooling picks window edges so that any input size maps to a fixed output size
 (torch's rule: start = floor(i*H/out_h), end = ceil((i+1)*H/out_h)); ResNets use its 1x1 case,
-global average pooling, before the classifier head. Days 11-14.
+global average pooling, before the classifier head.
+
+Every pool takes a batch (N, C, H, W) or, as torch does, one unbatched image (C, H, W), and
+refuses any other rank with a ValueError that names the layer. Days 11-14.
 """
 
 import math
@@ -77,41 +80,73 @@ def _pool_args(kernel_size, stride, padding, x_shape):
     return kernel, stride, padding
 
 
-def max_pool2d(
-    x: Float[Tensor, "batch channels height width"],
-    kernel_size: int | tuple[int, int],
-    stride: int | tuple[int, int] | None = None,
-    padding: int | tuple[int, int] = 0,
-) -> Float[Tensor, "batch channels out_h out_w"]:
-    """Max over each window; `stride` defaults to the kernel size (as in torch)."""
-    return _MaxPool2dFunction.apply(x, *_pool_args(kernel_size, stride, padding, x.shape))
+def _batched(x: Tensor, who: str) -> Tensor:
+    """A batch (N, C, H, W) as it is, one unbatched image (C, H, W) as a batch of one.
+
+    torch's 2-D pools accept both; any other rank would otherwise index the wrong dims and return
+    a silently wrong shape, so it is refused here (a shape check only, no tensor op).
+    """
+    if x.ndim == 4:
+        return x
+    if x.ndim == 3:
+        return x.unsqueeze(0)
+    raise ValueError(
+        f"{who} expects a 4-D input (N, C, H, W) or an unbatched 3-D input (C, H, W), "
+        f"got shape {tuple(x.shape)}"
+    )
 
 
-def avg_pool2d(
-    x: Float[Tensor, "batch channels height width"],
-    kernel_size: int | tuple[int, int],
-    stride: int | tuple[int, int] | None = None,
-    padding: int | tuple[int, int] = 0,
-) -> Float[Tensor, "batch channels out_h out_w"]:
-    """Mean over each window, zero padding included in the count (torch's default)."""
-    return _AvgPool2dFunction.apply(x, *_pool_args(kernel_size, stride, padding, x.shape))
+def _like_input(out: Tensor, x: Tensor) -> Tensor:
+    """Drop the batch dim that `_batched` added to an unbatched input."""
+    return out if x.ndim == 4 else out.squeeze(0)
 
 
-def adaptive_avg_pool2d(
-    x: Float[Tensor, "batch channels height width"], output_size: int | tuple[int, int]
-) -> Float[Tensor, "batch channels out_h out_w"]:
-    """Average over adaptive windows so that the output is exactly `output_size`."""
+def _window_pool(function, x, kernel_size, stride, padding, who):
+    xb = _batched(x, who)
+    out = function.apply(xb, *_pool_args(kernel_size, stride, padding, xb.shape))
+    return _like_input(out, x)
+
+
+def _adaptive_avg_pool(x, output_size, who):
     out_h, out_w = pair(output_size)
-    h, w = x.shape[2], x.shape[3]
+    xb = _batched(x, who)
+    h, w = xb.shape[2], xb.shape[3]
     if (out_h, out_w) == (1, 1):  # global average pooling: the common case, one reduction
-        return x.mean(dim=(2, 3), keepdim=True)
+        return _like_input(xb.mean(dim=(2, 3), keepdim=True), x)
     rows = [(i * h // out_h, -(-(i + 1) * h // out_h)) for i in range(out_h)]  # floor, ceil
     cols = [(j * w // out_w, -(-(j + 1) * w // out_w)) for j in range(out_w)]
     cells = [
-        torch.stack([x[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for c0, c1 in cols], dim=-1)
+        torch.stack([xb[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for c0, c1 in cols], dim=-1)
         for r0, r1 in rows
     ]
-    return torch.stack(cells, dim=-2)
+    return _like_input(torch.stack(cells, dim=-2), x)
+
+
+def max_pool2d(
+    x: Float[Tensor, "*batch channels height width"],
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Float[Tensor, "*batch channels out_h out_w"]:
+    """Max over each window; `stride` defaults to the kernel size (as in torch)."""
+    return _window_pool(_MaxPool2dFunction, x, kernel_size, stride, padding, "max_pool2d")
+
+
+def avg_pool2d(
+    x: Float[Tensor, "*batch channels height width"],
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Float[Tensor, "*batch channels out_h out_w"]:
+    """Mean over each window, zero padding included in the count (torch's default)."""
+    return _window_pool(_AvgPool2dFunction, x, kernel_size, stride, padding, "avg_pool2d")
+
+
+def adaptive_avg_pool2d(
+    x: Float[Tensor, "*batch channels height width"], output_size: int | tuple[int, int]
+) -> Float[Tensor, "*batch channels out_h out_w"]:
+    """Average over adaptive windows so that the output is exactly `output_size`."""
+    return _adaptive_avg_pool(x, output_size, "adaptive_avg_pool2d")
 
 
 class MaxPool2d(nn.Module):
@@ -120,9 +155,11 @@ class MaxPool2d(nn.Module):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(
-        self, x: Float[Tensor, "batch channels height width"]
-    ) -> Float[Tensor, "batch channels out_h out_w"]:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        self, x: Float[Tensor, "*batch channels height width"]
+    ) -> Float[Tensor, "*batch channels out_h out_w"]:
+        return _window_pool(
+            _MaxPool2dFunction, x, self.kernel_size, self.stride, self.padding, "MaxPool2d"
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -130,9 +167,11 @@ class MaxPool2d(nn.Module):
 
 class AvgPool2d(MaxPool2d):
     def forward(
-        self, x: Float[Tensor, "batch channels height width"]
-    ) -> Float[Tensor, "batch channels out_h out_w"]:
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        self, x: Float[Tensor, "*batch channels height width"]
+    ) -> Float[Tensor, "*batch channels out_h out_w"]:
+        return _window_pool(
+            _AvgPool2dFunction, x, self.kernel_size, self.stride, self.padding, "AvgPool2d"
+        )
 
 
 class AdaptiveAvgPool2d(nn.Module):
@@ -141,18 +180,20 @@ class AdaptiveAvgPool2d(nn.Module):
         self.output_size = output_size
 
     def forward(
-        self, x: Float[Tensor, "batch channels height width"]
-    ) -> Float[Tensor, "batch channels out_h out_w"]:
-        return adaptive_avg_pool2d(x, self.output_size)
+        self, x: Float[Tensor, "*batch channels height width"]
+    ) -> Float[Tensor, "*batch channels out_h out_w"]:
+        return _adaptive_avg_pool(x, self.output_size, "AdaptiveAvgPool2d")
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
 class GlobalAvgPool(nn.Module):
-    """Mean over all spatial positions, [b, c, h, w] -> [b, c] (ResNet's pool before the head)."""
+    """Mean over all spatial positions, [b, c, h, w] -> [b, c] (ResNet's pool before the head);
+    an unbatched [c, h, w] gives [c]."""
 
     def forward(
-        self, x: Float[Tensor, "batch channels height width"]
-    ) -> Float[Tensor, "batch channels"]:
-        return x.mean(dim=(2, 3))
+        self, x: Float[Tensor, "*batch channels height width"]
+    ) -> Float[Tensor, "*batch channels"]:
+        _batched(x, "GlobalAvgPool")  # rank check only: the mean below works for both ranks
+        return x.mean(dim=(-2, -1))

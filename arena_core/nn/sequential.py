@@ -16,6 +16,10 @@ class Sequential(nn.Module):
             self.add_module(str(index), module)
 
     def __getitem__(self, index: int) -> nn.Module:
+        # negative indices count from the end; anything outside [-len, len) is an error (wrapping
+        # it modulo len would quietly return some other layer)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for {len(self)} modules")
         return self._modules[str(index % len(self))]
 
     def __len__(self) -> int:

@@ -72,3 +72,27 @@ def test_bad_output_padding_raises():
     x = torch.randn(1, 2, 3, 3)
     with pytest.raises(ValueError):
         conv_transpose2d(x, torch.randn(2, 2, 3, 3), stride=2, output_padding=2)
+
+
+def test_unbatched_input_matches_torch():
+    # torch takes one image (C, H, W) as a batch of one and returns (O, H_out, W_out)
+    ours = ConvTranspose2d(3, 2, (3, 2), stride=2, padding=1, output_padding=1).double()
+    ref = torch.nn.ConvTranspose2d(3, 2, (3, 2), stride=2, padding=1, output_padding=1).double()
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    y_ours, y_ref = ours(x), ref(x)
+    assert y_ours.shape == y_ref.shape == (2, 8, 9)
+    torch.testing.assert_close(y_ours, y_ref, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(y_ref)
+    for a, e in zip(
+        torch.autograd.grad(y_ours, (x, ours.weight, ours.bias), g),
+        torch.autograd.grad(y_ref, (x, ref.weight, ref.bias), g),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        conv_transpose2d(x, ours.weight, ours.bias, 2, 1, 1),
+        F.conv_transpose2d(x, ref.weight, ref.bias, 2, 1, 1),
+        rtol=1e-10,
+        atol=1e-10,
+    )

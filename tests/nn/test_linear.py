@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from arena_core.nn import ConvNet, Flatten, Linear, ReLU, Sequential, SimpleMLP
 
 
-@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 7), (1, 7)])
+@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 7), (1, 7), (7,)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(shape, bias, device):
     ours = Linear(7, 4, bias=bias).double().to(device)
@@ -30,8 +30,11 @@ def test_relu_and_flatten_match_torch():
     torch.testing.assert_close(
         torch.autograd.grad(ReLU()(x), x, g)[0], torch.autograd.grad(F.relu(x), x, g)[0]
     )
-    for start, end in [(1, -1), (0, 1), (2, 3), (1, 2)]:
+    for start, end in [(1, -1), (0, 1), (2, 3), (1, 2), (-2, -1), (3, 3), (-4, 0)]:
         assert Flatten(start, end)(x).shape == torch.nn.Flatten(start, end)(x).shape
+    # a 0-d tensor is indexed as if it were 1-d: Flatten(0) gives shape [1]
+    scalar = torch.tensor(2.0)
+    assert Flatten(0)(scalar).shape == torch.nn.Flatten(0)(scalar).shape == (1,)
 
 
 def test_sequential_names_and_order_match_torch():
@@ -42,6 +45,13 @@ def test_sequential_names_and_order_match_torch():
     x = torch.randn(6, 3)
     torch.testing.assert_close(ours(x), ref(x))
     assert len(ours) == 3 and isinstance(ours[-1], Linear)
+    assert ours[-3] is ours[0]
+    # an index past either end is an error in torch, not a wrap-around to another layer
+    for index in (3, -4):
+        with pytest.raises(IndexError):
+            ref[index]
+        with pytest.raises(IndexError, match=f"index {index} is out of range for 3 modules"):
+            ours[index]
 
 
 def test_simple_mlp_has_79510_parameters():

@@ -80,3 +80,32 @@ def test_pool_modules_and_global_pool():
 def test_pool_rejects_large_padding():
     with pytest.raises(ValueError, match="half the kernel"):
         max_pool2d(torch.randn(1, 1, 8, 8), 2, 2, 2)
+
+
+# torch's pools also take one unbatched image (C, H, W) and return an unbatched result
+UNBATCHED = [
+    ("max_pool2d", lambda x: max_pool2d(x, 3, 2, 1), lambda x: F.max_pool2d(x, 3, 2, 1)),
+    ("avg_pool2d", lambda x: avg_pool2d(x, (2, 3), 1, 1), lambda x: F.avg_pool2d(x, (2, 3), 1, 1)),
+    (
+        "adaptive",
+        lambda x: adaptive_avg_pool2d(x, (3, 2)),
+        lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+    ),
+    ("adaptive-1", lambda x: adaptive_avg_pool2d(x, 1), lambda x: F.adaptive_avg_pool2d(x, 1)),
+    ("MaxPool2d", MaxPool2d(2), torch.nn.MaxPool2d(2)),
+    ("AvgPool2d", AvgPool2d(3, 1), torch.nn.AvgPool2d(3, 1)),
+    ("AdaptiveAvgPool2d", AdaptiveAvgPool2d(2), torch.nn.AdaptiveAvgPool2d(2)),
+    ("GlobalAvgPool", GlobalAvgPool(), lambda x: F.adaptive_avg_pool2d(x, 1).flatten(-3)),
+]
+
+
+@pytest.mark.parametrize("name,ours_fn,ref_fn", UNBATCHED, ids=[c[0] for c in UNBATCHED])
+def test_unbatched_input_matches_torch(name, ours_fn, ref_fn, device):
+    x = torch.randn(3, 7, 6, dtype=torch.float64, device=device, requires_grad=True)
+    ours, ref = ours_fn(x), ref_fn(x)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref)
+    grad = torch.randn_like(ref)
+    torch.testing.assert_close(
+        torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(ref, x, grad)[0]
+    )
