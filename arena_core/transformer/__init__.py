@@ -11,7 +11,12 @@ See `model.py` for padding, position ids and the KV cache, `hooks.py` for the ho
 
 from arena_core.transformer.attention import Attention
 from arena_core.transformer.block import TransformerBlock
-from arena_core.transformer.config import GPT2_CONFIGS, SMOLLM2_135M, TransformerConfig
+from arena_core.transformer.config import (
+    GPT2_CONFIGS,
+    SMOLLM2_135M,
+    TransformerConfig,
+    UnsupportedConfigError,
+)
 from arena_core.transformer.embeddings import Embed, PosEmbed, Unembed
 from arena_core.transformer.gpt2 import GPT2
 from arena_core.transformer.hooks import ActivationCache, HookedModel, HookPoint, act_name
@@ -42,6 +47,7 @@ __all__ = [
     "TransformerBlock",
     "TransformerConfig",
     "Unembed",
+    "UnsupportedConfigError",
     "act_name",
     "attention_mask_4d",
 ]

@@ -5,8 +5,16 @@ Weights in TransformerLens layout: `W_Q [n_heads d_model d_head]`, `W_K`/`W_V
 [n_kv_heads d_model d_head]`, `W_O [n_heads d_head d_model]`, biases `b_Q [n_heads d_head]`, ...
 With grouped-query attention, query head h reads key/value head h // (n_heads / n_kv_heads).
 
+Biases: GPT-2 has all four; Llama none; Qwen2 has b_Q, b_K, b_V but no b_O, and HF's Llama with
+`attention_bias=True` has all four. So `bias` switches the Q/K/V biases and `out_bias` (default:
+the same as `bias`) switches b_O.
+
+Scores are divided by `attn_scale`: sqrt(d_head) (Vaswani et al.), or 1 when
+`cfg.use_attn_scale` is off, times (layer_idx + 1) when `cfg.scale_attn_by_inverse_layer_idx` is
+on (a GPT-2 option that keeps deep layers' scores small in low precision).
+
 Two paths compute the same thing:
-- the explicit path forms `attn_scores = q·k / sqrt(d_head)` (masked with -inf), softmaxes it
+- the explicit path forms `attn_scores = q·k / attn_scale` (masked with -inf), softmaxes it
   into `pattern` and mixes the values. It runs whenever a hook is attached to `hook_attn_scores`
   or `hook_pattern` (so `run_with_cache` / `run_with_hooks` always see real patterns);
 - otherwise the fast path calls `torch.nn.functional.scaled_dot_product_attention` (fused, never
@@ -29,11 +37,21 @@ from arena_core.transformer.rotary import apply_rotary
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg: TransformerConfig, bias: bool = True, rotary: bool = False):
+    def __init__(
+        self,
+        cfg: TransformerConfig,
+        bias: bool = True,
+        rotary: bool = False,
+        out_bias: bool | None = None,
+        layer_idx: int = 0,
+    ):
         super().__init__()
         self.cfg = cfg
         h, kv, d, e = cfg.n_heads, cfg.kv_heads, cfg.d_model, cfg.d_head
         self.rotary = rotary
+        self.attn_scale = math.sqrt(e) if cfg.use_attn_scale else 1.0
+        if cfg.scale_attn_by_inverse_layer_idx:
+            self.attn_scale *= layer_idx + 1
         self.W_Q = nn.Parameter(torch.empty(h, d, e))
         self.W_K = nn.Parameter(torch.empty(kv, d, e))
         self.W_V = nn.Parameter(torch.empty(kv, d, e))
@@ -42,9 +60,10 @@ class Attention(nn.Module):
             self.b_Q = nn.Parameter(torch.zeros(h, e))
             self.b_K = nn.Parameter(torch.zeros(kv, e))
             self.b_V = nn.Parameter(torch.zeros(kv, e))
-            self.b_O = nn.Parameter(torch.zeros(d))
         else:
-            self.b_Q = self.b_K = self.b_V = self.b_O = None
+            self.b_Q = self.b_K = self.b_V = None
+        out_bias = bias if out_bias is None else out_bias
+        self.b_O = nn.Parameter(torch.zeros(d)) if out_bias else None
         for name in ("q", "k", "v", "rot_q", "rot_k", "attn_scores", "pattern", "z"):
             if name.startswith("rot") and not rotary:
                 continue
@@ -114,6 +133,7 @@ class Attention(nn.Module):
                 v,
                 attn_mask=mask,
                 is_causal=mask is None and q.shape[2] > 1,  # one query sees all keys
+                scale=1.0 / self.attn_scale,
                 enable_gqa=self.cfg.kv_heads != self.cfg.n_heads,
             )
         z = self.hook_z(z.transpose(1, 2))  # [batch pos n_heads d_head]
@@ -128,7 +148,7 @@ class Attention(nn.Module):
         group = self.cfg.n_heads // self.cfg.kv_heads
         if group > 1:  # query head h uses key/value head h // group
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.cfg.d_head)
+        scores = q @ k.transpose(-1, -2) / self.attn_scale
         if mask is None:
             q_pos, k_pos = scores.shape[-2:]
             mask = torch.ones(q_pos, k_pos, dtype=torch.bool, device=q.device).tril(k_pos - q_pos)

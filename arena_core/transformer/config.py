@@ -5,9 +5,26 @@ and Llama-style models such as SmolLM2 (RMSNorm, rotary positions, SwiGLU MLP, g
 attention, no biases). The model classes (`GPT2`, `Llama`) decide which parts they assemble;
 the config only carries sizes and constants. Field names follow TransformerLens'
 `HookedTransformerConfig` so that learners can move between the two.
+
+A few fields describe variants found in released checkpoints (another activation, biases on the
+Llama projections as in Qwen2, scaled RoPE as in Llama 3.1). Their defaults are plain GPT-2 and
+plain Llama. A checkpoint that needs something none of them describes is refused with
+`UnsupportedConfigError` rather than loaded into a model that would compute something else.
 """
 
 from dataclasses import dataclass, field, replace
+
+
+class UnsupportedConfigError(ValueError):
+    """A checkpoint's configuration asks for something our models do not implement.
+
+    Raised by the HuggingFace converters (`arena_core.transformer.weights`) and by the layers
+    themselves, so that such a checkpoint fails loudly instead of loading into a model that
+    quietly computes different logits. The message names the option and its value."""
+
+
+#: RoPE variants `rotary.rotary_frequencies` implements (HF's `rope_type` names).
+ROPE_TYPES = ("default", "linear", "llama3")
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,24 @@ class TransformerConfig:
     unembed_bias: bool = False  # add a b_U parameter to the unembedding (GPT-2 has none)
     init_range: float = 0.02  # std of the normal used for random initialisation
     attn_only: bool = False  # blocks without MLP (Elhage et al. 2021's attention-only models)
+    # MLP activation, by HF's name ("gelu", "relu", ...; see `mlp.ACTIVATIONS`);
+    # None = the family's own: "gelu_new" for GPT-2, "silu" for Llama.
+    act_fn: str | None = None
+    use_attn_scale: bool = True  # divide attention scores by sqrt(d_head) (HF scale_attn_weights)
+    scale_attn_by_inverse_layer_idx: bool = False  # also divide layer i's scores by i + 1
+    # Llama family only (GPT-2 always has every bias):
+    attn_qkv_bias: bool = False  # biases on Q, K, V (Qwen2; HF Llama's attention_bias)
+    attn_out_bias: bool = False  # bias on the output projection (HF Llama's attention_bias)
+    mlp_bias: bool = False  # biases on the gate, up and down projections (HF Llama's mlp_bias)
+    # RoPE frequency scaling (Llama family only), one of ROPE_TYPES: "linear" divides every
+    # frequency by rope_factor (position interpolation); "llama3" (Llama 3.1) divides only the
+    # low frequencies, with a smooth ramp between rope_original_n_ctx / rope_low_freq_factor and
+    # rope_original_n_ctx / rope_high_freq_factor in wavelength.
+    rope_type: str = "default"
+    rope_factor: float = 1.0
+    rope_low_freq_factor: float = 1.0
+    rope_high_freq_factor: float = 4.0
+    rope_original_n_ctx: int = 8192
     name: str = field(default="custom", compare=False)  # label only
 
     def __post_init__(self):
@@ -33,6 +68,12 @@ class TransformerConfig:
             raise ValueError(
                 f"n_heads={self.n_heads} must be a multiple of n_kv_heads={self.kv_heads}"
             )
+        if self.rope_type not in ROPE_TYPES:
+            raise UnsupportedConfigError(
+                f"rope_type={self.rope_type!r} is not implemented; known: {ROPE_TYPES}"
+            )
+        if self.rope_type == "llama3" and self.rope_high_freq_factor <= self.rope_low_freq_factor:
+            raise ValueError("llama3 RoPE needs rope_high_freq_factor > rope_low_freq_factor")
 
     @property
     def kv_heads(self) -> int:

@@ -2,6 +2,8 @@
 
 token + learned position embedding -> n_layers x [LayerNorm -> attention (with biases),
 LayerNorm -> GELU MLP] -> LayerNorm -> unembedding tied to the token embedding.
+HF's GPT-2 options map onto config fields: `activation_function` -> `act_fn`,
+`scale_attn_weights` -> `use_attn_scale`, `scale_attn_by_inverse_layer_idx` (same name).
 With `cfg.attn_only` the blocks have no MLP (the attention-only models of days 37 and later).
 Weights in TransformerLens layout; `arena_core.transformer.weights` converts HuggingFace's.
 """
@@ -29,11 +31,11 @@ class GPT2(CausalLM):
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 LayerNorm(cfg.d_model, cfg.eps),
-                Attention(cfg, bias=True),
+                Attention(cfg, bias=True, layer_idx=i),
                 None if cfg.attn_only else LayerNorm(cfg.d_model, cfg.eps),
                 None if cfg.attn_only else GeluMLP(cfg),
             )
-            for _ in range(cfg.n_layers)
+            for i in range(cfg.n_layers)
         )
         self.ln_final = LayerNorm(cfg.d_model, cfg.eps)
         tied = self.embed if cfg.tie_embeddings else None

@@ -2,7 +2,9 @@
 
 Differences from GPT-2, each a different part rather than a branch: RMSNorm instead of
 LayerNorm, rotary position embeddings inside attention instead of a learned position table,
-grouped-query attention without biases, and a SwiGLU MLP.
+grouped-query attention without biases, and a SwiGLU MLP. Released relatives differ in config
+fields only: Q/K/V biases (`attn_qkv_bias`, Qwen2), an output bias (`attn_out_bias`), MLP biases
+(`mlp_bias`), another activation (`act_fn`) and scaled RoPE frequencies (`rope_type`).
 """
 
 import torch
@@ -17,7 +19,7 @@ from arena_core.transformer.hooks import HookPoint
 from arena_core.transformer.mlp import SwiGLUMLP
 from arena_core.transformer.model import CausalLM
 from arena_core.transformer.norms import RMSNorm
-from arena_core.transformer.rotary import rotary_angles
+from arena_core.transformer.rotary import rotary_angles, rotary_frequencies
 
 
 class Llama(CausalLM):
@@ -28,11 +30,17 @@ class Llama(CausalLM):
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 RMSNorm(cfg.d_model, cfg.eps),
-                Attention(cfg, bias=False, rotary=True),
+                Attention(
+                    cfg,
+                    bias=cfg.attn_qkv_bias,
+                    out_bias=cfg.attn_out_bias,
+                    rotary=True,
+                    layer_idx=i,
+                ),
                 None if cfg.attn_only else RMSNorm(cfg.d_model, cfg.eps),
                 None if cfg.attn_only else SwiGLUMLP(cfg),
             )
-            for _ in range(cfg.n_layers)
+            for i in range(cfg.n_layers)
         )
         self.ln_final = RMSNorm(cfg.d_model, cfg.eps)
         tied = self.embed if cfg.tie_embeddings else None
@@ -49,10 +57,11 @@ class Llama(CausalLM):
     def rope(self, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """cos and sin for these positions, gathered from a table of all `n_ctx` positions that
         is computed once (in float64, then cast) per device and dtype, not on every step."""
-        key = (positions.device, dtype, self.cfg.n_ctx, self.cfg.d_head, self.cfg.rotary_base)
+        key = (positions.device, dtype, self.cfg)
         if self.__dict__.get("_rope_key") != key:
             all_pos = torch.arange(self.cfg.n_ctx, device=positions.device)[None]
-            cos, sin = rotary_angles(all_pos, self.cfg.d_head, self.cfg.rotary_base)
+            theta = rotary_frequencies(self.cfg, device=positions.device)
+            cos, sin = rotary_angles(all_pos, self.cfg.d_head, self.cfg.rotary_base, theta)
             self.__dict__["_rope_table"] = (cos[0].to(dtype), sin[0].to(dtype))
             self.__dict__["_rope_key"] = key
         cos, sin = self.__dict__["_rope_table"]

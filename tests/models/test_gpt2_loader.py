@@ -57,3 +57,25 @@ def test_to_tokens_and_str_tokens_follow_the_tokenizer(saved_gpt2, monkeypatch):
     batch = lm.model.to_tokens(["Hello world", "Hi"])
     assert batch.shape == (2, 2) and batch[1, -1].item() == tok("Hi").input_ids[-1]
     assert lm.model.to_str_tokens("Hello world") == ["Hello", " world"]
+
+
+def test_load_from_directory_with_non_default_options(tmp_path):
+    """A checkpoint with another activation and attention scaling loads with them (not as plain
+    GPT-2); one asking for something we lack is refused by name at load time."""
+    from arena_core.transformer import UnsupportedConfigError
+
+    options = dict(activation_function="relu", scale_attn_by_inverse_layer_idx=True)
+    hf = GPT2LMHeadModel(
+        GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=50, n_positions=16, **options)
+    ).eval()
+    hf.save_pretrained(tmp_path / "variant")
+    ours, _ = load_gpt2(tmp_path / "variant")
+    assert ours.cfg.act_fn == "relu" and ours.cfg.scale_attn_by_inverse_layer_idx
+    tokens = torch.randint(0, 50, (2, 12))
+    with torch.no_grad():
+        # fp32 reference with the same weights: rounding only (~1e-6)
+        torch.testing.assert_close(ours(tokens), hf(tokens).logits, atol=2e-5, rtol=1e-5)
+    hf.config.activation_function = "quick_gelu"
+    hf.save_pretrained(tmp_path / "unsupported")
+    with pytest.raises(UnsupportedConfigError, match="activation_function='quick_gelu'"):
+        load_gpt2(tmp_path / "unsupported")

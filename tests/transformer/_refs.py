@@ -30,16 +30,21 @@ def hf_gpt2_pair(dtype=torch.float32, device="cpu", **cfg_kwargs):
     return hf, ours.eval()
 
 
-def hf_llama_pair(dtype=torch.float32, device="cpu", **cfg_kwargs):
-    """A random HF LlamaForCausalLM and our Llama holding the same weights."""
+def hf_llama_pair(
+    dtype=torch.float32, device="cpu", config_class=LlamaConfig, model_class=LlamaForCausalLM,
+    **cfg_kwargs,
+):  # fmt: skip
+    """A random HF LlamaForCausalLM (or another Llama-family class, e.g. Qwen2's) and our Llama
+    holding the same weights."""
     cfg_kwargs.setdefault("bos_token_id", 0)
     cfg_kwargs.setdefault("eos_token_id", 0)
     cfg_kwargs.setdefault("pad_token_id", 0)
-    hf_cfg = LlamaConfig(attention_dropout=0.0, **cfg_kwargs)
-    hf = LlamaForCausalLM(hf_cfg).eval()
+    hf_cfg = config_class(attention_dropout=0.0, **cfg_kwargs)
+    hf = model_class(hf_cfg).eval()
+    # HF starts norm gains at 1 and biases at 0; randomise them so they are really tested.
     with torch.no_grad():
         for name, p in hf.named_parameters():
-            if "norm" in name:
+            if "norm" in name or name.endswith("bias"):
                 p.add_(0.1 * torch.randn_like(p))
     hf = hf.to(device=device, dtype=dtype)
     cfg = llama_config_from_hf(hf_cfg)

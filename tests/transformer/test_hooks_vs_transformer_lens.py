@@ -17,7 +17,7 @@ def tl_twin(ours, **extra):
     return transformer_lens_twin(ours, dtype=torch.float64, **extra)
 
 
-def compare_caches(ours, tl, tokens, expect_at_least: int):
+def compare_caches(ours, tl, tokens, expect_at_least: int, tol: float = 1e-10):
     with torch.no_grad():
         our_logits, our_cache = ours.run_with_cache(tokens)
         tl_logits, tl_cache = tl.run_with_cache(tokens)
@@ -30,8 +30,8 @@ def compare_caches(ours, tl, tokens, expect_at_least: int):
             assert torch.equal(a.isinf(), b.isinf()), name
             a, b = a[a.isfinite()], b[b.isfinite()]
         # float64 throughout; 1e-10 leaves room only for op-order rounding
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10, msg=name)
-    torch.testing.assert_close(our_logits, tl_logits, atol=1e-10, rtol=1e-10)
+        torch.testing.assert_close(a, b, atol=tol, rtol=tol, msg=name)
+    torch.testing.assert_close(our_logits, tl_logits, atol=tol, rtol=tol)
     return shared
 
 
@@ -125,3 +125,58 @@ def test_start_at_layer_matches_transformer_lens(family):
             ours(tokens, start_at_layer=1)  # tokens, not a residual
         with pytest.raises(ValueError, match="start_at_layer"):
             ours(cache["blocks.0.hook_resid_pre"], start_at_layer=cfg.n_layers)
+
+
+def _randomise_non_matrices(model):
+    """Norm gains and biases away from 1 / 0, so that they are really compared."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if not name.rsplit(".", 1)[-1].startswith("W_"):
+                p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+@pytest.mark.parametrize("out_bias", [True, False], ids=["llama-attention-bias", "qwen2"])
+def test_llama_attention_biases_match_transformer_lens(out_bias):
+    """b_Q, b_K, b_V (grouped: TL's _b_K, _b_V) and optionally b_O load into the twin by name."""
+    cfg = CFG.with_(n_kv_heads=2, attn_qkv_bias=True, attn_out_bias=out_bias)
+    ours = _randomise_non_matrices(Llama(cfg).double().eval())
+    assert (ours.blocks[0].attn.b_O is not None) == out_bias
+    tl = tl_twin(ours)
+    torch.testing.assert_close(tl.blocks[1].attn._b_K, ours.blocks[1].attn.b_K, atol=0, rtol=0)
+    tokens = torch.randint(0, cfg.d_vocab, (2, 9))
+    compare_caches(ours, tl, tokens, expect_at_least=1 + 18 * cfg.n_layers + 2)
+
+
+@pytest.mark.parametrize(
+    "family,changes",
+    [
+        ("gpt2", dict(act_fn="relu", use_attn_scale=False, scale_attn_by_inverse_layer_idx=True)),
+        ("gpt2", dict(act_fn="gelu", scale_attn_by_inverse_layer_idx=True)),
+        ("llama", dict(act_fn="gelu_pytorch_tanh", n_kv_heads=2)),
+        (
+            "llama",
+            dict(rope_type="llama3", rope_factor=8.0, rope_original_n_ctx=16, rotary_base=1e4),
+        ),
+    ],
+)
+def test_config_variants_twin_matches(family, changes):
+    """The default twin config carries our activation, attention scaling and llama3 RoPE."""
+    cfg = CFG.with_(**changes)
+    ours = _randomise_non_matrices((GPT2 if family == "gpt2" else Llama)(cfg).double().eval())
+    tl = tl_twin(ours)
+    tokens = torch.randint(0, cfg.d_vocab, (2, 20))  # 20 positions: llama3's long wavelengths
+    # TL computes llama3 ("NTK-by-parts") frequencies in float32 even in a float64 model
+    tol = 1e-6 if cfg.rope_type == "llama3" else 1e-10
+    compare_caches(ours, tl, tokens, expect_at_least=18 * cfg.n_layers, tol=tol)
+
+
+@pytest.mark.parametrize(
+    "changes,option",
+    [(dict(mlp_bias=True), "mlp_bias"), (dict(rope_type="linear", rope_factor=2.0), "rope_type")],
+)
+def test_twin_refuses_what_transformer_lens_cannot_express(changes, option):
+    from arena_core.transformer.config import UnsupportedConfigError
+
+    with pytest.raises(UnsupportedConfigError, match=option):
+        tl_twin(Llama(CFG.with_(**changes)).double())
