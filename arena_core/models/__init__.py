@@ -18,12 +18,14 @@ from arena_core.models.tokenizers import (
     smollm2_gguf,
     smollm2_tokenizer,
 )
+from arena_core.transformer.config import UnsupportedConfigError
 
 __all__ = [
     "GPT2_SIZES",
     "OFFLINE_DEFAULT",
     "LoadedModel",
     "ModelUnavailableError",
+    "UnsupportedConfigError",
     "available_models",
     "convert_smollm2",
     "gpt2_from_hf_model",
