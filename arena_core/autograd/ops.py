@@ -7,13 +7,33 @@ dimension (`unbroadcast`): each input element contributed to all the outputs it 
 
 Ties: `maximum(a, b)` with a == b sends half of the gradient to each input and `amax` splits it
 evenly among the tied maxima, as torch does; `relu'(0)` is 0, as in torch.
+
+What each op saves for backward follows torch's choice op by op, so that an in-place change of a
+saved tensor raises exactly where torch raises (the version check in tensor.py):
+
+    add, sub, neg, sum, mean, views     nothing
+    mul, matmul                         each operand, if the *other* one requires grad
+    div                                 the divisor; the dividend if the divisor requires grad
+    number / b                          nothing the user can reach (torch: reciprocal(b) * number)
+    pow(a, b)  /  pow(a, number)        a, b and the output  /  a only
+    maximum                             both operands
+    exp, tanh, relu                     the output
+    log                                 the input
+    amax                                the input and the output
+    getitem                             Tensor indices (integer or boolean)
+
+matmul: for 1-d and 2-d operands, and batched ones that torch multiplies as views, this is
+torch's rule. When batch dims broadcast, torch's decomposition sometimes multiplies a private
+copy of an operand and then does not raise; this engine raises there (never a wrong gradient).
 """
 
 import builtins
+import numbers
 
 import numpy as np
 
-from arena_core.autograd.tensor import Tensor
+from arena_core.autograd.grad_mode import is_grad_enabled
+from arena_core.autograd.tensor import Tensor, _sync_view
 
 
 def unbroadcast(grad, shape: tuple) -> np.ndarray:
@@ -28,9 +48,15 @@ def unbroadcast(grad, shape: tuple) -> np.ndarray:
     return np.asarray(grad)  # a full reduction gives a numpy scalar; keep it an array
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Number) and not isinstance(x, np.ndarray)
+
+
 def _lift(x, like: Tensor | None = None) -> Tensor:
     """Python numbers and arrays become constant Tensors (numbers take `like`'s float dtype)."""
     if isinstance(x, Tensor):
+        if x._view_link is not None and is_grad_enabled():
+            _sync_view(x)  # its requires_grad decides what the op saves, so it must be current
         return x
     if like is not None and isinstance(x, (int, float)) and like.dtype.kind == "f":
         return Tensor(np.asarray(x, dtype=like.dtype))
@@ -74,11 +100,15 @@ def _mul_backward(g, saved, shapes):
     return unbroadcast(g * b, shapes[0]), unbroadcast(g * a, shapes[1])
 
 
+def _each_if_other_needs_grad(a: Tensor, b: Tensor) -> tuple[Tensor, ...]:
+    """For products: d(ab)/da reads b and d(ab)/db reads a, so keep each only if that is asked."""
+    return (a,) * b.requires_grad + (b,) * a.requires_grad
+
+
 def mul(a, b) -> Tensor:
     a, b = _pair(a, b, "mul")
-    return Tensor.from_op(
-        a.data * b.data, "mul", _mul_backward, (a, b), (a.data, b.data), (a.shape, b.shape), (a, b)
-    )
+    return Tensor.from_op(a.data * b.data, "mul", _mul_backward, (a, b), (a.data, b.data),
+                          (a.shape, b.shape), _each_if_other_needs_grad(a, b))  # fmt: skip
 
 
 def _div_backward(g, saved, shapes):
@@ -87,26 +117,54 @@ def _div_backward(g, saved, shapes):
     return unbroadcast(g / b, shapes[0]), unbroadcast(-g * a / (b * b), shapes[1])
 
 
+def _number_div_backward(g, saved, meta):
+    (reciprocal,) = saved
+    number, shape = meta
+    return None, unbroadcast(-g * number * reciprocal * reciprocal, shape)  # d(c/b)/db = -c/b^2
+
+
 def div(a, b) -> Tensor:
+    if _is_number(a):
+        # `number / b` is reciprocal(b) * number, as in torch: backward reads only 1/b, a private
+        # array, so modifying b in place afterwards is harmless (and torch does not raise)
+        a, b = _pair(a, b, "div")
+        reciprocal = 1.0 / b.data
+        return Tensor.from_op(a.data * reciprocal, "div", _number_div_backward, (a, b),
+                              (reciprocal,), (a.data, b.shape))  # fmt: skip
     a, b = _pair(a, b, "div")
-    return Tensor.from_op(
-        a.data / b.data, "div", _div_backward, (a, b), (a.data, b.data), (a.shape, b.shape), (a, b)
-    )
+    # d(a/b)/da = 1/b needs b, d(a/b)/db = -a/b^2 needs a and b
+    saved_from = (a,) * b.requires_grad + (b,)
+    return Tensor.from_op(a.data / b.data, "div", _div_backward, (a, b), (a.data, b.data),
+                          (a.shape, b.shape), saved_from)  # fmt: skip
 
 
 def _pow_backward(g, saved, shapes):
     a, b, out = saved
-    # d(a^b)/da = b a^(b-1) ; d(a^b)/db = a^b ln a  (only asked for when b requires grad)
-    ga = unbroadcast(g * b * a ** (b - 1), shapes[0])
-    gb = unbroadcast(g * out * np.log(a), shapes[1]) if shapes[2] else None
+    # inf and nan below are the true values (0^-1, log of a negative base): no warnings, like torch
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # d(a^b)/da = b a^(b-1), except that b = 0 gives exactly 0: a^0 = 1 is flat even at a = 0,
+        # where the formula would be 0 * 0^-1 = 0 * inf = nan
+        da = np.where(b == 0, 0.0, b * a ** (b - 1))
+        ga = unbroadcast(g * da, shapes[0])
+        gb = None
+        if shapes[2]:  # d(a^b)/db = a^b ln a, only asked for when b requires grad
+            # at a = 0 with b >= 0 this is 0 (0^b ln 0 -> 0 as a -> 0+; torch uses the same
+            # limit), where the formula would give 0 * -inf = nan
+            db = np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
+            gb = unbroadcast(g * db, shapes[1])
     return ga, gb
 
 
 def pow(a, b) -> Tensor:
+    number_exponent = _is_number(b)
     a, b = _pair(a, b, "pow")
-    out = a.data**b.data
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0^-1 = inf, (-1)^0.5 = nan, as torch
+        out = a.data**b.data
     meta = (a.shape, b.shape, b.requires_grad)
-    return Tensor.from_op(out, "pow", _pow_backward, (a, b), (a.data, b.data, out), meta, (a, b))
+    if number_exponent:  # torch's pow(Tensor, Scalar) keeps only the base
+        return Tensor.from_op(out, "pow", _pow_backward, (a, b), (a.data, b.data, None), meta, (a,))
+    return Tensor.from_op(out, "pow", _pow_backward, (a, b), (a.data, b.data, out), meta, (a, b),
+                          save_output=True)  # fmt: skip
 
 
 def _maximum_backward(g, saved, shapes):
@@ -139,10 +197,7 @@ def _exp_backward(g, saved, meta):
 
 def exp(a: Tensor) -> Tensor:
     out = np.exp(a.data)
-    result = Tensor.from_op(out, "exp", _exp_backward, (a,), (out,))
-    if result._node is not None:  # the saved array is the output: watch its version too
-        result._node.versions = ((result._version, 0, "the output of exp"),)
-    return result
+    return Tensor.from_op(out, "exp", _exp_backward, (a,), (out,), save_output=True)
 
 
 def _log_backward(g, saved, meta):
@@ -159,20 +214,16 @@ def _tanh_backward(g, saved, meta):
 
 def tanh(a: Tensor) -> Tensor:
     out = np.tanh(a.data)
-    result = Tensor.from_op(out, "tanh", _tanh_backward, (a,), (out,))
-    if result._node is not None:
-        result._node.versions = ((result._version, 0, "the output of tanh"),)
-    return result
+    return Tensor.from_op(out, "tanh", _tanh_backward, (a,), (out,), save_output=True)
 
 
 def _relu_backward(g, saved, meta):
-    return (g * saved[0],)
+    return (g * (saved[0] > 0),)  # the output is positive exactly where the input is; relu'(0) = 0
 
 
 def relu(a: Tensor) -> Tensor:
-    positive = a.data > 0  # a private mask, so no version check is needed; relu'(0) = 0
-    return Tensor.from_op(np.where(positive, a.data, 0).astype(a.dtype), "relu", _relu_backward,
-                          (a,), (positive.astype(a.dtype),))  # fmt: skip
+    out = np.maximum(a.data, 0).astype(a.dtype, copy=False)
+    return Tensor.from_op(out, "relu", _relu_backward, (a,), (out,), save_output=True)
 
 
 # --- reductions ------
@@ -216,8 +267,9 @@ def mean(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def _amax_backward(g, saved, meta):
-    (mask,) = saved
+    a, top = saved
     shape, axes, keepdim = meta
+    mask = (a == top).astype(a.dtype)
     # split evenly among tied maxima (torch.amax does the same)
     share = mask / mask.sum(axis=axes, keepdims=True)
     return (_expand_back(g, shape, axes, keepdim) * share,)
@@ -226,11 +278,9 @@ def _amax_backward(g, saved, meta):
 def amax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = _axes(dim, a.ndim)
     top = a.data.max(axis=axes, keepdims=True)
-    mask = (a.data == top).astype(a.dtype)
-    out = top if keepdim else np.squeeze(top, axis=axes)
-    return Tensor.from_op(
-        np.asarray(out), "amax", _amax_backward, (a,), (mask,), (a.shape, axes, keepdim)
-    )
+    out = top if keepdim else np.squeeze(top, axis=axes)  # a view of `top`: one buffer, one version
+    return Tensor.from_op(np.asarray(out), "amax", _amax_backward, (a,), (a.data, top),
+                          (a.shape, axes, keepdim), (a,), save_output=True)  # fmt: skip
 
 
 # --- shape ops ------
@@ -272,10 +322,17 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def _index_arrays(index):
-    """Tensors inside an index become integer/bool numpy arrays."""
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index.data if isinstance(index, Tensor) else index
+    """Tensors inside an index become integer/bool numpy arrays (listed: backward reads them)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    tensors = tuple(i for i in parts if isinstance(i, Tensor))
+    parts = tuple(i.data if isinstance(i, Tensor) else i for i in parts)
+    if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in parts):
+        # basic indexing: numpy returns a copied scalar for `x[1]` on a 1-d array but a 0-d view
+        # for `x[1, ...]`; torch always returns a view, so make numpy do the same
+        if not any(i is Ellipsis for i in parts):
+            parts += (Ellipsis,)
+        return parts, tensors
+    return (parts if isinstance(index, tuple) else parts[0]), tensors
 
 
 def _getitem_backward(g, saved, meta):
@@ -286,11 +343,10 @@ def _getitem_backward(g, saved, meta):
 
 
 def getitem(a: Tensor, index) -> Tensor:
-    index = _index_arrays(index)
+    index, index_tensors = _index_arrays(index)
     out = np.asarray(a.data[index])
-    return Tensor.from_op(
-        out, "getitem", _getitem_backward, (a,), meta=(a.shape, a.dtype, index), view_of=a
-    )
+    return Tensor.from_op(out, "getitem", _getitem_backward, (a,), meta=(a.shape, a.dtype, index),
+                          save_from=index_tensors, view_of=a)  # fmt: skip
 
 
 # --- matrix multiplication ------
@@ -319,12 +375,5 @@ def matmul(a, b) -> Tensor:
         raise ValueError(
             f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast"
         ) from None
-    return Tensor.from_op(
-        np.asarray(out),
-        "matmul",
-        _matmul_backward,
-        (a, b),
-        (a.data, b.data),
-        (a.shape, b.shape),
-        (a, b),
-    )
+    return Tensor.from_op(np.asarray(out), "matmul", _matmul_backward, (a, b), (a.data, b.data),
+                          (a.shape, b.shape), _each_if_other_needs_grad(a, b))  # fmt: skip

@@ -3,17 +3,29 @@
 Used by days 21-24. The operations themselves (forward + backward functions) live in
 `arena_core/autograd/ops.py`; this file holds what every operation shares:
 
-* `Node` - the recipe that produced a tensor: the op name, a module-level backward function, the
-  parent tensors, arrays saved for backward, and the *versions* of the tensors those arrays belong
-  to. A node never references its own output, so graphs contain no reference cycles.
-* `Tensor.backward` - an iterative topological sort, then the chain rule from the output back to
-  the leaves, accumulating into `.grad` of leaves that require grad (like torch). The graph is
-  kept afterwards (as with torch's `retain_graph=True`); it is freed when the output is.
-* Version counters - every in-place operation bumps the tensor's counter (shared with numpy views
-  of it, like torch's). A backward function that needs an array which has since been overwritten
-  raises the same kind of error torch does instead of silently computing a wrong gradient.
+* `Node` - the recipe that produced a tensor: the op name, a module-level backward function, one
+  *edge* per input, arrays saved for backward, and the *versions* of the tensors those arrays
+  belong to. A node never references its own output, so graphs contain no reference cycles and
+  are freed as soon as the output is (one exception: `y += v` with `v` a view of `y` itself
+  links y's new node to v and v to y; Python's garbage collector frees that cycle).
+* Edges - an op records, for each input that requires grad, the pair (input tensor, the node
+  that produced it *at that moment*). An in-place op later gives the tensor a new node, but every
+  consumer recorded before keeps backpropagating through the history it saw, as in torch:
+  `y = x * 2; s = y.sum(); y.mul_(3); s.backward()` gives dx = 2, not 6.
+* `Tensor.backward` - an iterative topological sort of the nodes, then the chain rule from the
+  output back to the leaves, accumulating into `.grad` of leaves that require grad (like torch).
+  The graph is kept afterwards (as with torch's `retain_graph=True`) and freed with the output.
+* Version counters - every in-place operation bumps the tensor's counter, which is shared with
+  the views of its buffer (reshape/permute/basic indexing/detach results). An op that saves a
+  tensor for backward records that tensor's version; if it has changed by the time backward
+  needs it, backward raises the same error torch does instead of using overwritten values. Which
+  tensors each op saves follows torch op by op (see ops.py), so the same programs raise.
+* Views - a view remembers its base and the view op. When the base is modified in place, the
+  view's history is rebuilt from the base's new history the next time the view is used
+  (`_sync_view`), as torch regenerates a view's grad_fn, so `v = b[0]; b.mul_(w); v.backward()`
+  reaches `w`.
 * In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `+=` ...) are implemented in
-  `arena_core/autograd/inplace.py`: history is rebased onto the new op, as in torch.
+  `arena_core/autograd/inplace.py`: the tensor's history is rebased onto the new op, as in torch.
 """
 
 import numpy as np
@@ -22,7 +34,7 @@ from arena_core.autograd.grad_mode import is_grad_enabled
 
 
 class _Version:
-    """A mutable counter shared by a tensor and the numpy views of its buffer."""
+    """A mutable counter shared by a tensor and the views of its buffer."""
 
     __slots__ = ("value",)
 
@@ -33,26 +45,48 @@ class _Version:
 class Node:
     """How a non-leaf tensor was computed; see the module docstring."""
 
-    __slots__ = ("op", "backward", "parents", "saved", "meta", "versions")
+    __slots__ = ("op", "backward", "edges", "saved", "meta", "versions")
 
-    def __init__(self, op, backward, parents, saved, meta, versions):
+    def __init__(self, op, backward, edges, saved, meta, versions):
         self.op = op
-        self.backward = backward  # backward(grad_out, saved, meta) -> one grad (or None) per parent
-        self.parents = parents
+        self.backward = backward  # backward(grad_out, saved, meta) -> one grad (or None) per input
+        self.edges = edges  # per input: (tensor, its node when this op ran), or None (no grad)
         self.saved = saved
         self.meta = meta
-        self.versions = versions  # ((version counter, value at save time, what it was), ...)
+        self.versions = versions  # ((counter, value when saved, input shape or None: output), ...)
 
     def check_versions(self) -> None:
-        for counter, expected, what in self.versions:
+        for counter, expected, shape in self.versions:
             if counter.value != expected:
+                what = "the output" if shape is None else f"an input of shape {shape}"
+                # the first sentence is torch's, so code (and tests) written for torch match ours
                 raise RuntimeError(
-                    f"one of the tensors needed for the gradient of `{self.op}` ({what}) has been "
-                    f"modified by an in-place operation: it is at version "
-                    f"{counter.value}, expected "
-                    f"version {expected}. Use the out-of-place op (e.g. `x = x * 2` rather than "
-                    f"`x *= 2`) or clone the tensor before modifying it."
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: {what} saved by `{self.op}` is at version "
+                    f"{counter.value}; expected version {expected}. Use the out-of-place op "
+                    f"(e.g. `y = y * 2` rather than `y *= 2`) or clone the tensor before "
+                    f"modifying it."
                 )
+
+
+def _sync_view(view: "Tensor") -> None:
+    """Rebuild a view's history if its buffer was modified in place since it was recorded.
+
+    An in-place op on the base gives the base a new node; the view's node still points at the
+    base's old history. Like torch (which regenerates a view's grad_fn), the view is re-derived
+    from the base's current history before its next use. View ops save no arrays, so the new
+    node needs only the op, its backward and its meta (kept in `_view_link`).
+    """
+    link = view._view_link
+    if link is None or view._synced_version == view._version.value:
+        return
+    base, op, backward, meta = link
+    _sync_view(base)  # a view of a view: bring its base up to date first
+    view._synced_version = view._version.value
+    view.requires_grad = base.requires_grad
+    view._node = None
+    if base.requires_grad:
+        view._node = Node(op, backward, ((base, base._node),), (), meta, ())
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -78,30 +112,53 @@ class Tensor:
         self._node: Node | None = None
         self._version = _Version()
         self._is_view = False
+        self._view_link = None  # (base, op, backward, meta) for views made while recording
+        self._synced_version = 0  # the version at which a view's node was last (re)built
+        if isinstance(data, Tensor) and np.may_share_memory(self.data, data.data):
+            # `Tensor(t)` reuses t's buffer, so an in-place op on either must bump one counter
+            self._version = data._version
+
+    @staticmethod
+    def _wrap(data: np.ndarray) -> "Tensor":
+        """A tensor around `data` without copying or checks: no grad, no history, own counter."""
+        out = Tensor.__new__(Tensor)
+        out.data, out.requires_grad, out.grad, out._node = data, False, None, None
+        out._version, out._is_view, out._view_link, out._synced_version = _Version(), False, None, 0
+        return out
 
     # --- construction of op results (used by ops.py and custom ops) ------
     @staticmethod
-    def from_op(data, op, backward, parents, saved=(), meta=None, save_from=(), view_of=None):
+    def from_op(data, op, backward, parents, saved=(), meta=None, save_from=(), view_of=None,
+                save_output=False):  # fmt: skip
         """Wrap an op's output array; attach a Node when grad is on and a parent requires grad.
 
-        `save_from` lists the tensors whose data the backward reads, so their versions are checked.
-        `view_of` is the input when `data` may share its buffer (reshape, permute, basic indexing).
+        `save_from` lists the input tensors whose data the backward reads, and `save_output` says
+        that it reads the output: their versions are recorded now and checked at backward.
+        `view_of` is the input when `data` may share its buffer (reshape, permute, basic indexing);
+        such ops must save nothing, since a view's node may be rebuilt (`_sync_view`).
         """
-        out = Tensor.__new__(Tensor)
-        out.data = np.asarray(data)  # 0-d results of numpy ops are scalars, not arrays
-        out.grad = None
-        out._is_view = False
-        out._version = _Version()
-        if view_of is not None and np.shares_memory(data, view_of.data):
+        out = Tensor._wrap(np.asarray(data))  # 0-d results of numpy ops are scalars, not arrays
+        recording = is_grad_enabled()
+        needs_grad = False
+        if recording:
+            for p in parents:
+                if p._view_link is not None:
+                    _sync_view(p)
+                needs_grad = needs_grad or p.requires_grad
+        # a view shares its input's buffer (a fresh copy never overlaps it), hence its counter
+        if view_of is not None and np.may_share_memory(out.data, view_of.data):
             out._version = view_of._version  # in-place on either side is visible to both
             out._is_view = True
-        out.requires_grad = is_grad_enabled() and any(p.requires_grad for p in parents)
-        out._node = None
-        if out.requires_grad:
-            versions = tuple(
-                (t._version, t._version.value, f"input of shape {t.shape}") for t in save_from
-            )
-            out._node = Node(op, backward, parents, saved, meta, versions)
+            if recording:
+                out._view_link = (view_of, op, backward, meta)
+                out._synced_version = out._version.value
+        if needs_grad:
+            out.requires_grad = True
+            versions = tuple((t._version, t._version.value, t.shape) for t in save_from)
+            if save_output:
+                versions += ((out._version, out._version.value, None),)
+            edges = tuple((p, p._node) if p.requires_grad else None for p in parents)
+            out._node = Node(op, backward, edges, saved, meta, versions)
         return out
 
     # --- basic properties ------
@@ -123,6 +180,8 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        if self._view_link is not None:
+            _sync_view(self)
         return self._node is None
 
     @property
@@ -131,6 +190,8 @@ class Tensor:
 
     @property
     def grad_fn(self) -> str | None:
+        if self._view_link is not None:
+            _sync_view(self)
         return None if self._node is None else self._node.op
 
     def __len__(self) -> int:
@@ -149,8 +210,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """Same buffer, no history (like torch: in-place on either is visible to the other)."""
-        out = Tensor.__new__(Tensor)
-        out.data, out.requires_grad, out.grad, out._node = self.data, False, None, None
+        out = Tensor._wrap(self.data)
         out._version, out._is_view = self._version, True
         return out
 
@@ -163,6 +223,8 @@ class Tensor:
     # --- backward ------
     def backward(self, grad=None) -> None:
         """Accumulate d(self)/d(leaf) * grad into `.grad` of every leaf that requires grad."""
+        if self._view_link is not None:
+            _sync_view(self)
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad (no graph)")
         if grad is None:
@@ -178,13 +240,13 @@ class Tensor:
             raise ValueError(
                 f"backward grad has shape {grad.shape}, but the output has {self.shape}"
             )
-        grads: dict[int, np.ndarray] = {id(self): grad}
-        for tensor in reversed(_topological_order(self)):
-            g = grads.pop(id(tensor), None)
+        root = (self, self._node)
+        grads: dict[int, np.ndarray] = {_key(root): grad}
+        for tensor, node in reversed(_graph_order(root)):
+            g = grads.pop(id(tensor) if node is None else id(node), None)
             if g is None:
                 continue
-            node = tensor._node
-            if node is None:
+            if node is None:  # a leaf that requires grad
                 g = np.array(g, dtype=tensor.data.dtype)  # own the buffer (broadcast views are not)
                 if tensor.grad is None:
                     tensor.grad = Tensor(g)
@@ -192,36 +254,33 @@ class Tensor:
                     tensor.grad.data = tensor.grad.data + g
                 continue
             node.check_versions()
-            for parent, pg in zip(
-                node.parents, node.backward(g, node.saved, node.meta), strict=True
-            ):
-                if pg is None or not parent.requires_grad:
+            for edge, pg in zip(node.edges, node.backward(g, node.saved, node.meta), strict=True):
+                if pg is None or edge is None:
                     continue
                 pg = np.asarray(pg)
-                if pg.shape != parent.shape:
+                if pg.shape != edge[0].shape:
                     raise RuntimeError(
                         f"backward of `{node.op}` produced a gradient of shape {pg.shape} for an "
-                        f"input of shape {parent.shape}"
+                        f"input of shape {edge[0].shape}"
                     )
-                key = id(parent)
+                key = _key(edge)
                 grads[key] = pg if key not in grads else grads[key] + pg
 
     # --- in-place operations ------
     def add_(self, other) -> "Tensor":
-        return _inplace.apply(self, lambda a, b: a + b, other)
+        return _inplace.apply(self, _ops.add, other)
 
     def sub_(self, other) -> "Tensor":
-        return _inplace.apply(self, lambda a, b: a - b, other)
+        return _inplace.apply(self, _ops.sub, other)
 
     def mul_(self, other) -> "Tensor":
-        return _inplace.apply(self, lambda a, b: a * b, other)
+        return _inplace.apply(self, _ops.mul, other)
 
     def div_(self, other) -> "Tensor":
-        return _inplace.apply(self, lambda a, b: a / b, other)
+        return _inplace.apply(self, _ops.div, other)
 
     def zero_(self) -> "Tensor":
-        # not `a * 0` (inf * 0 = nan); the gradient to the old value is zero, i.e. none at all
-        return _inplace.apply(self, lambda a, b: Tensor(np.zeros_like(a.data)), None)
+        return _inplace.apply(self, _inplace.zero, None)
 
     # --- operators (implemented in ops.py) ------
     def __add__(self, other):
@@ -309,25 +368,40 @@ class Tensor:
     __itruediv__ = div_
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """All tensors `root` depends on through recorded nodes, parents before children."""
-    order: list[Tensor] = []
+def _key(edge) -> int:
+    """Gradients are summed per node (a non-leaf's history), or per tensor for a leaf."""
+    tensor, node = edge
+    return id(tensor) if node is None else id(node)
+
+
+def _graph_order(root: tuple) -> list[tuple]:
+    """Every edge `root` depends on, each node once, inputs before the ops that consume them."""
+    order: list[tuple] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[tuple, bool]] = [(root, False)]
     while stack:
-        tensor, expanded = stack.pop()
+        edge, expanded = stack.pop()
         if expanded:
-            order.append(tensor)
+            order.append(edge)
             continue
-        if id(tensor) in visited:
+        key = _key(edge)
+        if key in visited:
             continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._node is not None:
-            for parent in tensor._node.parents:
-                if parent.requires_grad and id(parent) not in visited:
+        visited.add(key)
+        stack.append((edge, True))
+        node = edge[1]
+        if node is not None:
+            for parent in node.edges:
+                if parent is not None and _key(parent) not in visited:
                     stack.append((parent, False))
     return order
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """The tensors whose history `root.backward()` walks, inputs before the ops that use them."""
+    if root._view_link is not None:
+        _sync_view(root)
+    return [tensor for tensor, _ in _graph_order((root, root._node))]
 
 
 from arena_core.autograd import inplace as _inplace  # noqa: E402  (both build Tensors, so
