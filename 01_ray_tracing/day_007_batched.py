@@ -9,7 +9,7 @@ pixel. The grid is aligned so that some rays pass exactly through the triangle's
 along its edges: they count as hits (u, v >= 0, u + v <= 1 inclusive).
 
 Run:  arena run 7 [--smoke] [--publish]   (or python 01_ray_tracing/day_007_batched.py)
-Full run: ~15 s on 2 CPU cores (the per-ray solve loop dominates). Smoke: ~2 s.
+Full run: ~5 s on 2 CPU cores (the per-ray solve loop dominates). Smoke: ~2 s.
 """
 
 from dataclasses import dataclass

@@ -9,7 +9,7 @@ intersection: one ray per pixel, nearest hit per ray, shaded by the hit face's n
 `--mesh-path your.stl` (or .obj) to render your own file as well.
 
 Run:  arena run 8 [--smoke] [--publish]   (or python 01_ray_tracing/day_008_meshes.py)
-Full run: ~1 min on 2 shared CPU cores. Smoke: ~5 s.
+Full run: ~5 s on 2 CPU cores. Smoke: ~5 s.
 """
 
 from dataclasses import dataclass

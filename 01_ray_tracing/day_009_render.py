@@ -8,7 +8,7 @@ shaded image; the animation turns the rabbit once around the vertical axis (a lo
 registered with the run so that --publish copies it) and a strip of frames shows it in a PNG.
 
 Run:  arena run 9 [--smoke] [--publish]   (or python 01_ray_tracing/day_009_render.py)
-Full run: ~2-3 min on 2 shared CPU cores. Smoke: ~3 s.
+Full run: ~15 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 from dataclasses import dataclass

@@ -9,7 +9,7 @@ scored once on the test split. Every trial is appended to a JSON-lines file unde
 learning-rate-vs-accuracy plot.
 
 Run:  arena run 18 [--smoke] [--publish] [--no-resume]
-Full run: ~20 s on 2 CPU cores (54 trials). Smoke: ~5 s.
+Full run: ~10 s on 2 CPU cores (54 trials). Smoke: ~5 s.
 """
 
 import csv

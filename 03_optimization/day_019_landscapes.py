@@ -11,7 +11,7 @@ Data-parallel training (`arena_core.optim.distributed`) is demonstrated separate
     torchrun --standalone --nproc_per_node=2 -m arena_core.optim.distributed --steps 50
 
 Run:  arena run 19 [--smoke] [--publish]   (or python 03_optimization/day_019_landscapes.py)
-Full run: ~30 s on 2 CPU cores. Smoke: ~3 s.
+Full run: ~15 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 from dataclasses import dataclass

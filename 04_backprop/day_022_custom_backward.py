@@ -10,7 +10,7 @@ torch.autograd.gradcheck in float64:
    step against depth, with the gradients unchanged.
 
 Run:  arena run 22 [--smoke] [--publish]   (or python 04_backprop/day_022_custom_backward.py)
-Full run: ~45 s on 2 CPU cores (measured on a shared machine). Smoke: ~4 s.
+Full run: ~5 s on 2 CPU cores. Smoke: ~4 s.
 """
 
 import time

@@ -9,7 +9,7 @@
    how many agree with torch.autograd.
 
 Run:  arena run 24 [--smoke] [--publish]   (or python 04_backprop/day_024_grad_check.py)
-Full run: ~15 s on 2 CPU cores. Smoke: ~3 s.
+Full run: ~5 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 import math

@@ -9,7 +9,7 @@ between the clusters decode to blurry hybrids, which is what the VAE of day 26 f
 Checkpoints after every epoch; `--resume` continues an interrupted run.
 
 Run:  arena run 25 [--smoke] [--publish] [--resume]   (or python 05_vaes_gans/day_025_ae.py)
-Full run: 425 s measured on the shared 2-core machine (alongside other jobs). Smoke: ~6 s.
+Full run: ~2 min on 2 CPU cores (124 s in the published run). Smoke: ~6 s.
 """
 
 import math

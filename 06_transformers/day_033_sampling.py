@@ -10,8 +10,8 @@ generation with and without the KV cache.
 
 Run:  arena run 33 [--smoke] [--publish] [--model gpt2]
       (or python 06_transformers/day_033_sampling.py)
-Full run: 12.5 min measured on a heavily shared 2-core machine (training 4 min of it; a rerun
-loads the finished checkpoint). Smoke: ~5 s.
+Full run: ~10 min on 2 CPU cores (training ~4 min of it; a rerun loads the finished
+checkpoint). Smoke: ~5 s.
 """
 
 from dataclasses import dataclass

@@ -12,7 +12,7 @@ Shows:
 4. the time of one forward with a full activation cache in each stack.
 
 Run:  arena run 34 [--smoke] [--publish]   (or python 07_mech_interp/day_034_tl_setup.py)
-Full run: 18 s on a quiet 2-core machine, 1 thread (the first run also writes SmolLM2's HF
+Full run: 20-45 s on a 2-core machine, 1 thread (the first run also writes SmolLM2's HF
 directory, ~30 s more).
 Smoke: ~10 s (a tiny random GPT-2 saved to a temporary HF directory and loaded both ways).
 """
