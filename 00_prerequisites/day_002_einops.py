@@ -9,7 +9,7 @@ Every einops expression is checked against an independent torch/torchvision refe
   nearest-class-mean classifier, whose test accuracy is reported as a by-product.
 
 Run:  arena run 2 [--smoke] [--publish]   (or python 00_prerequisites/day_002_einops.py)
-Full run: ~10 s on 2 CPU cores (most of it loading MNIST). Smoke: ~3 s.
+Full run: ~5 s on 2 CPU cores (most of it loading MNIST). Smoke: ~3 s.
 """
 
 from dataclasses import dataclass

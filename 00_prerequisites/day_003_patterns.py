@@ -11,7 +11,7 @@ What it shows (each checked against torch at run time):
 - inverse-CDF sampling (`searchsorted`) passes a chi-square test against the probabilities.
 
 Run:  arena run 3 [--smoke] [--publish]   (or python 00_prerequisites/day_003_patterns.py)
-Full run: ~6 s on 2 CPU cores. Smoke: ~3 s.
+Full run: ~3 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 import math

@@ -10,11 +10,11 @@ the chunk size shows throughput vs memory, with peak memory measured by the kern
 fresh spawned process per measurement, against the budget the chunk size was derived from.
 
 Run:  arena run 10 [--smoke] [--publish]   (or python 01_ray_tracing/day_010_perf.py)
-The main table runs torch with 1 thread by default: on this 2-core machine shared with other jobs,
-2 intra-op threads were 20-40x slower than 1 (every op waits for the preempted thread); the run
-measures that comparison too (`culled_seconds_1_thread` / `_2_threads` in metrics.json).
+The main table runs torch with 1 thread by default: on 2 cores a second intra-op thread gains
+little for these many small per-chunk ops, and it is fragile when another process takes a core;
+the run measures that comparison too (`culled_seconds_1_thread` / `_2_threads` in metrics.json).
 
-Full run: ~3-5 min on 2 shared CPU cores. Smoke: ~5 s.
+Full run: ~20 s on 2 CPU cores. Smoke: ~5 s.
 """
 
 import os
@@ -124,8 +124,8 @@ def main(args: Args) -> dict:
             render_for_memory, rays.cpu(), tris.cpu(), headline_chunk, True, fresh_process=not smoke
         )
 
-        # 4. the culled renderer with 1 vs 2 torch threads, interleaved (on a machine shared with
-        # other jobs, intra-op threads wait on each other at every op's barrier)
+        # 4. the culled renderer with 1 vs 2 torch threads, interleaved (intra-op threads wait on
+        # each other at every op's barrier, so a second thread can lose more than it gains)
         def culled_with(threads: int):
             def run_it():
                 torch.set_num_threads(threads)

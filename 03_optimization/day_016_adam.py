@@ -6,7 +6,7 @@ longer helps), then trains the digits MLP with each optimizer (and Adam under a 
 schedule) and compares test accuracy.
 
 Run:  arena run 16 [--smoke] [--publish]   (or python 03_optimization/day_016_adam.py)
-Full run: ~20 s on 2 CPU cores. Smoke: ~2 s.
+Full run: ~80 s on 2 CPU cores. Smoke: ~2 s.
 """
 
 from dataclasses import dataclass

@@ -7,7 +7,7 @@ ReLU MLP, max-margin loss, on 100 `make_moons` points) with the engine: decision
 loss curve.
 
 Run:  arena run 20 [--smoke] [--publish]   (or python 04_backprop/day_020_value.py)
-Full run: ~15 s on 2 idle CPU cores (36 s measured on a heavily shared machine). Smoke: ~3 s.
+Full run: ~10 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 import gc

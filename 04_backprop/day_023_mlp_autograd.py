@@ -10,8 +10,7 @@ subset (4,000 training images = 8 SGD steps per epoch) it also trains for the sa
 steps as ARENA's 5 full-MNIST epochs (590), which is the comparable budget.
 
 Run:  arena run 23 [--smoke] [--publish]   (or python 04_backprop/day_023_mlp_autograd.py)
-Full run: a few minutes on 2 idle CPU cores (two datasets, two engines; 15 min measured on a
-heavily shared machine). Smoke: ~4 s.
+Full run: ~1 min on 2 CPU cores (two datasets, two engines). Smoke: ~4 s.
 """
 
 import math

@@ -10,7 +10,7 @@ ELBO per epoch, the decoder on a grid of z (2-D model), interpolations between t
 (larger model), and samples from the prior.
 
 Run:  arena run 26 [--smoke] [--publish] [--resume]   (or python 05_vaes_gans/day_026_vae.py)
-Full run: 641 s measured on the shared 2-core machine (alongside other jobs). Smoke: ~8 s.
+Full run: ~3 min on 2 CPU cores (178 s in the published run). Smoke: ~8 s.
 """
 
 import math

@@ -2,7 +2,7 @@
 logit parity with HuggingFace's GPT2LMHeadModel holding the same random weights, and a diagram.
 
 Run:  arena run 31 [--smoke] [--publish]   (or python 06_transformers/day_031_gpt2.py)
-Full run: ~1 min on 2 CPU cores (a random GPT-2 small, 124M parameters, twice).
+Full run: ~10 s on 2 CPU cores (a random GPT-2 small, 124M parameters, twice).
 Smoke: ~3 s (a tiny config).
 """
 

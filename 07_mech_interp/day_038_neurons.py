@@ -16,8 +16,8 @@ The neuron to explain (`--layer`, `--neuron`) was picked by looking at the short
 full run; the run reports where it ranks. The hypothesis is written in HYPOTHESIS below.
 
 Run:  arena run 38 [--smoke] [--publish]   (or python 07_mech_interp/day_038_neurons.py)
-Full run: 76 s on a quiet 2-core machine (the scan of ~16,000 tokens through the 135M model is
-35 s of it); 7-11 min when the cores are shared with other work.
+Full run: 1.5-10 min on a 2-core machine (606 s in the published run, 260 s of it the scan of
+~16,000 tokens through the 135M model; 76 s when nothing else runs).
 Smoke: ~5 s (a tiny random Llama on a character-level Shakespeare tokenizer).
 """
 
