@@ -48,6 +48,7 @@ def _swap(m: nn.Module) -> nn.Module:
             m.kernel_size,
             m.stride,
             m.padding,
+            m.dilation,
             bias=m.bias is not None,
         )
     elif isinstance(m, BatchNorm2d):
