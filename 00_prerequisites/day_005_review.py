@@ -12,7 +12,7 @@ Part 2 (review): every function of `arena_core.tensors` against its independent 
 This is the `make demo` flagship for week 1.
 
 Run:  arena run 5 [--smoke] [--publish]   (or python 00_prerequisites/day_005_review.py)
-Full run: ~40 s on 2 CPU cores. Smoke: ~3 s.
+Full run: ~15 s on 2 CPU cores. Smoke: ~3 s.
 """
 
 import math

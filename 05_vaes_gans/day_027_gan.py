@@ -14,7 +14,7 @@ Sample quality is measured with numbers, each next to the same statistic on real
   the entropy of the predicted-class histogram (real data: ~log 10 = 2.30 nats).
 
 Run:  arena run 27 [--smoke] [--publish] [--resume]   (or python 05_vaes_gans/day_027_gan.py)
-Full run: 529 s on a quiet 2-core machine, 1 thread (6,000 updates per source). Smoke: ~10 s.
+Full run: ~7.5 min on a 2-core machine, 1 thread (6,000 updates per source). Smoke: ~10 s.
 """
 
 import math

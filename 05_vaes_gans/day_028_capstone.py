@@ -10,7 +10,7 @@ with the smoke and full-run wall times per day. `--smoke` (what the tests run) r
 days in `smoke_days` and still tabulates every published run.
 
 Run:  arena run 28 [--smoke] [--publish] [--full]   (or python 05_vaes_gans/day_028_capstone.py)
-Full run (smoke reruns of all 27 days): 27-31 s on a quiet 2-core machine (187 s under heavy load).
+Full run (smoke reruns of all 27 days): ~25 s on a 2-core machine.
 Smoke: ~6 s (reruns day 2 only).
 """
 
