@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from arena_core.tensors.broadcasting import broadcast_shape, expand_via_strides
 from arena_core.tensors.linalg import lstsq_qr
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 
@@ -192,4 +192,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

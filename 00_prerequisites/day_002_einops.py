@@ -22,7 +22,7 @@ from torchvision.utils import make_grid as tv_make_grid
 
 from arena_core.data import load_mnist
 from arena_core.tensors.reshape import make_grid, patchify, unpatchify
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -150,4 +150,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -32,7 +32,7 @@ from arena_core.tensors.indexing import (
 )
 from arena_core.tensors.sampling import chi_square_statistic, sample_categorical
 from arena_core.tensors.stable import cross_entropy, log_softmax, logsumexp, softmax
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -205,4 +205,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

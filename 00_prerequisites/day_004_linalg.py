@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from arena_core.data import load_digits
 from arena_core.tensors import linalg as L
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -231,4 +231,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from arena_core import tensors as T
 from arena_core.tensors.drills import DRILLS
-from arena_core.utils import DayArgs, Run, cli, time_call
+from arena_core.utils import DayArgs, Run, run_script, time_call
 
 SIZES = {
     "matmul": [4, 8, 16, 32, 64, 96],
@@ -179,4 +179,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

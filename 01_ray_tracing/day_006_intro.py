@@ -21,7 +21,7 @@ from arena_core.raytracing import (
     make_rays_1d,
     ray_segment_params,
 )
-from arena_core.utils import DayArgs, Run, Stopwatch, cli
+from arena_core.utils import DayArgs, Run, Stopwatch, run_script
 
 
 @dataclass
@@ -97,4 +97,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

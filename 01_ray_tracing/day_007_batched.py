@@ -22,7 +22,7 @@ from arena_core.raytracing import (
     make_rays_2d,
     ray_triangle_depths,
 )
-from arena_core.utils import DayArgs, Run, Stopwatch, cli
+from arena_core.utils import DayArgs, Run, Stopwatch, run_script
 
 
 @dataclass
@@ -92,4 +92,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

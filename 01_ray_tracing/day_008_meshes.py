@@ -32,7 +32,7 @@ from arena_core.raytracing import (
     write_obj,
     write_stl,
 )
-from arena_core.utils import DayArgs, Run, Stopwatch, cli
+from arena_core.utils import DayArgs, Run, Stopwatch, run_script
 
 
 @dataclass
@@ -120,4 +120,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -27,7 +27,7 @@ from arena_core.raytracing import (
     rotation_z,
     save_gif,
 )
-from arena_core.utils import DayArgs, Run, Stopwatch, cli
+from arena_core.utils import DayArgs, Run, Stopwatch, run_script
 
 
 @dataclass
@@ -115,4 +115,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

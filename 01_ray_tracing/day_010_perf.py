@@ -34,7 +34,7 @@ from arena_core.raytracing import (
     rotation_z,
 )
 from arena_core.raytracing.benchmark import benchmark_renderers, format_table, render_for_memory
-from arena_core.utils import DayArgs, Run, Stopwatch, cli, compare
+from arena_core.utils import DayArgs, Run, Stopwatch, compare, run_script
 
 
 @dataclass
@@ -198,4 +198,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

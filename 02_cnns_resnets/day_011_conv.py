@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from arena_core.data import load_mnist
 from arena_core.nn import avg_pool2d, conv2d, max_pool2d
 from arena_core.nn.conv import conv2d_autograd
-from arena_core.utils import DayArgs, Run, cli, compare
+from arena_core.utils import DayArgs, Run, compare, run_script
 
 
 @dataclass
@@ -213,4 +213,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -27,7 +27,7 @@ from arena_core.data import DataUnavailableError, load_fashion_mnist, load_mnist
 from arena_core.data.sources import log_fallback
 from arena_core.nn import ConvNet, SimpleMLP, evaluate, save_classifier, train_classifier
 from arena_core.nn.classifiers import day12_checkpoint_name, models_dir
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -206,4 +206,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -28,7 +28,7 @@ from arena_core.nn import (
     resnet34,
 )
 from arena_core.nn.pretrained import cached_resnet34_weights, imagenet_categories, sample_images
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -212,4 +212,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from arena_core.data import DataUnavailableError, load_cifar10, load_first_available, load_mnist
 from arena_core.nn import Linear, small_resnet, train_classifier
 from arena_core.nn.transfer import as_rgb32, extract_features, replace_head
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -239,4 +239,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

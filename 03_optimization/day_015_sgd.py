@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from arena_core.optim import SGD, StepLR
 from arena_core.optim.functions import plot_paths, ravine, rosenbrock, trajectory
 from arena_core.optim.training import load_digits_task, make_mlp, train_classifier
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -146,4 +146,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -24,7 +24,7 @@ from arena_core.optim.functions import (
     trajectory,
 )
 from arena_core.optim.training import load_digits_task, make_mlp, train_classifier
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -164,4 +164,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -38,7 +38,7 @@ from arena_core.optim.training import (
     make_mlp,
     train_classifier,
 )
-from arena_core.utils import DayArgs, Run, cli, progress
+from arena_core.utils import DayArgs, Run, progress, run_script
 
 
 @dataclass
@@ -232,4 +232,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

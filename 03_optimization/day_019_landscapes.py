@@ -24,7 +24,7 @@ from torch import nn
 from arena_core.optim import Adam
 from arena_core.optim.landscape import interpolate_1d, random_direction, snapshot, surface_2d
 from arena_core.optim.training import load_digits_task, make_mlp, train_classifier
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -146,4 +146,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

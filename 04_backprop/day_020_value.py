@@ -23,7 +23,7 @@ from arena_core.autograd import Value
 from arena_core.autograd.graph_plot import plot_value_graph
 from arena_core.autograd.value import topological_order
 from arena_core.autograd.value_nn import ValueMLP, sgd_step, svm_loss
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -149,4 +149,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from arena_core.autograd import Tensor, unbroadcast
 from arena_core.autograd.tensor import _topological_order
 from arena_core.autograd.torch_compare import compare_with_torch
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -124,4 +124,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

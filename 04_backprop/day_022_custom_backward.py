@@ -28,7 +28,7 @@ from arena_core.autograd.torch_functions import (
     softplus,
     straight_through_round,
 )
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -204,4 +204,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -27,7 +27,7 @@ from arena_core.autograd.training import (
     train_torch_mlp,
 )
 from arena_core.data import DataUnavailableError, load_fashion_mnist, load_mnist
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 ARENA_MNIST_ACCURACY = [0.576, 0.784, 0.832, 0.860, 0.877]  # ARENA 0.4, full MNIST, per epoch
 FULL_TRAIN_SIZE = 60_000  # MNIST and Fashion-MNIST training sets
@@ -116,13 +116,14 @@ def matched_figure(matched: dict, args: Args) -> Figure:
 def main(args: Args) -> dict:
     with Run(day=23, args=args) as run:
         epochs = 1 if args.smoke else args.epochs
-        results, matched, metrics = {}, {}, {}
+        results, matched, metrics, missing = {}, {}, {}, {}
         for i, name in enumerate(n.strip() for n in args.datasets.split(",")):
             try:
                 train, test = LOADERS[name]("train"), LOADERS[name]("test")
             except DataUnavailableError as err:
                 run.print(f"{name}: unavailable ({err}); skipped")
                 run.record_source(name, f"unavailable: {err}")
+                missing[name] = str(err)
                 continue
             run.record_source("data" if i == 0 else name, train.source)
             if args.smoke:
@@ -148,7 +149,8 @@ def main(args: Args) -> dict:
                 metrics[f"{name}_step_matched_epochs"] = n_epochs
                 metrics.update(summarise(f"{name}_step_matched", matched[name]))
         if not results:
-            raise DataUnavailableError("no dataset could be loaded")
+            why = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
+            raise DataUnavailableError(f"none of the datasets could be loaded ({why})")
         run.save_fig(curves_figure(results), "accuracy_curves")
         if matched:
             run.save_fig(matched_figure(matched, args), "step_matched_curves")
@@ -157,4 +159,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

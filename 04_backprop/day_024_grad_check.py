@@ -26,7 +26,7 @@ from arena_core.autograd.gradcheck import (
 )
 from arena_core.autograd.nn import cross_entropy
 from arena_core.autograd.torch_compare import compare_with_torch
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -173,4 +173,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

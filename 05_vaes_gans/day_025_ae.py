@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from arena_core.generative import Autoencoder, reconstruction_loss, train_autoencoder
 from arena_core.generative.figures import curves, image_grid, latent_scatter, load_sources
 from arena_core.nn import sigmoid
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -115,4 +115,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

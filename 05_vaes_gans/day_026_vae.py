@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from arena_core.generative import VAE, evaluate_elbo, train_vae
 from arena_core.generative.figures import image_grid, load_sources
 from arena_core.nn import sigmoid
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -140,4 +140,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -37,7 +37,7 @@ from arena_core.generative import (
 )
 from arena_core.generative.figures import image_grid, load_sources
 from arena_core.nn import ConvNet, load_day12_classifier, save_classifier, train_classifier
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -187,4 +187,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from arena_core.capstone import key_metric, published_metrics, rerun_day
 from arena_core.curriculum import DAYS
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -103,4 +103,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

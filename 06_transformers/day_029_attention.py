@@ -20,7 +20,7 @@ from arena_core.transformer.patterns import (
     plot_patterns,
     prev_token_scores,
 )
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 SENTENCE = (
     "When Mary and John went to the store, John gave a drink to Mary. "
@@ -151,4 +151,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -21,7 +21,7 @@ from arena_core.data.shakespeare import shakespeare_text
 from arena_core.models import load_hf_smollm2, load_smollm2, smollm2_tokenizer
 from arena_core.transformer import GeluMLP, LayerNorm, Llama, RMSNorm, TransformerConfig
 from arena_core.transformer.weights import llama_config_from_hf, llama_state_dict_from_hf
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -152,4 +152,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

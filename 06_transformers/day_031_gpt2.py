@@ -15,7 +15,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from arena_core.models import gpt2_from_hf_model
 from arena_core.transformer import GPT2, GPT2_CONFIGS, TransformerConfig
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -182,4 +182,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

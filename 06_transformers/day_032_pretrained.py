@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from arena_core.data.shakespeare import shakespeare_text
 from arena_core.models import ModelUnavailableError, load_hf_smollm2, load_model
 from arena_core.models.paths import model_cache_dir
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -148,4 +148,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -27,7 +27,7 @@ from arena_core.transformer.diversity import distinct_n, mean_logprob
 from arena_core.transformer.generate import GREEDY, default_cache_factory, generate
 from arena_core.transformer.sampling import SamplingConfig
 from arena_core.transformer.training import TrainConfig, train_lm
-from arena_core.utils import DayArgs, Run, Stopwatch, cli
+from arena_core.utils import DayArgs, Run, Stopwatch, run_script
 
 matplotlib.use("Agg")
 
@@ -341,4 +341,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -38,7 +38,7 @@ from arena_core.interp.detectors import head_detector_scores, top_heads
 from arena_core.models import load_model
 from arena_core.models.gpt2 import load_gpt2
 from arena_core.transformer.patterns import plot_patterns
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 # A sentence that repeats itself: previous-token and induction heads both have work to do.
 PROMPT = (
@@ -216,4 +216,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

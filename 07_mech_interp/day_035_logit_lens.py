@@ -30,7 +30,7 @@ from arena_core.interp.logit_lens import (
 )
 from arena_core.models import load_model
 from arena_core.transformer import Llama, TransformerConfig
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 # (name, prompt, expected next token): the expectation is checked against the model at run time.
 PROMPTS = [
@@ -234,4 +234,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

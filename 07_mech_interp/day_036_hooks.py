@@ -43,7 +43,7 @@ from arena_core.models import load_model
 from arena_core.transformer import Llama, TransformerConfig
 from arena_core.transformer.patterns import plot_head_scores
 from arena_core.transformer.tl_twin import transformer_lens_twin
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 # Landmark prompts of 9 SmolLM2 tokens each ("The" + 3 subject tokens + " is in the city of")
 # whose top-1 next token is the city (checked at run time). Prompts whose answer already appears
@@ -248,4 +248,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -43,7 +43,7 @@ from arena_core.interp.induction import (
 from arena_core.models import load_model
 from arena_core.transformer import GPT2, Llama, TransformerConfig
 from arena_core.transformer.patterns import plot_head_scores, plot_patterns
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 
 @dataclass
@@ -330,4 +330,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -39,7 +39,7 @@ from arena_core.interp.neurons import (
 )
 from arena_core.models import load_model
 from arena_core.transformer import Llama, TransformerConfig
-from arena_core.utils import DayArgs, Run, cli
+from arena_core.utils import DayArgs, Run, run_script
 
 HYPOTHESIS = (
     "L26 N244 fires on an auxiliary that opens a clause before its subject, above all ' do' / "
@@ -403,4 +403,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run_script(main, Args)

@@ -23,6 +23,7 @@ from arena_core.curriculum import (
     get_day,
     render_readme,
 )
+from arena_core.errors import UserError, debug_requested, one_line
 
 
 class UsageError(Exception):
@@ -104,6 +105,11 @@ def _cmd_run(ns: argparse.Namespace, day_args: list[str]) -> int:
     sys.argv = [f"arena run {day.number}", *day_args]
     try:
         runpy.run_path(str(day.script), run_name="__main__")
+    except UserError as err:  # day scripts report these themselves (run_script); a safety net
+        if debug_requested() or "--debug" in day_args:
+            raise
+        print(f"arena: day {day.number}: error: {one_line(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"arena: day {day.number} interrupted; finished work was kept", file=sys.stderr)
         return 130

@@ -21,10 +21,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from arena_core.errors import UserError
+
 MODES = ("disabled", "offline", "online")
 
 
-class TrackingError(RuntimeError):
+class TrackingError(UserError, RuntimeError):
     """wandb could not start a run in the requested mode."""
 
 

@@ -24,10 +24,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from arena_core.errors import UserError
+
 logger = logging.getLogger("arena_core.data")
 
 
-class DataUnavailableError(RuntimeError):
+class DataUnavailableError(UserError, RuntimeError):
     """No source for the requested dataset could be found (and none could be downloaded)."""
 
 

@@ -13,10 +13,11 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
+from arena_core.errors import UserError
 from arena_core.models.paths import build_dir_atomically, model_cache_dir
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(UserError, RuntimeError):
     """A model or tokenizer cannot be found locally and cannot be downloaded."""
 
 

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arena_core.errors import UserError
 from arena_core.raytracing.mesh import Mesh, face_normals, triangles_to_mesh
 
 STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attribute", "<u2")])
 
 
-class MeshFormatError(ValueError):
+class MeshFormatError(UserError, ValueError):
     """A mesh file that cannot be parsed."""
 
 

@@ -14,8 +14,10 @@ plain Llama. A checkpoint that needs something none of them describes is refused
 
 from dataclasses import dataclass, field, replace
 
+from arena_core.errors import UserError
 
-class UnsupportedConfigError(ValueError):
+
+class UnsupportedConfigError(UserError, ValueError):
     """A checkpoint's configuration asks for something our models do not implement.
 
     Raised by the HuggingFace converters (`arena_core.transformer.weights`) and by the layers

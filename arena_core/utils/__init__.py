@@ -3,6 +3,7 @@
 from arena_core.utils.args import DayArgs, cli
 from arena_core.utils.checkpoint import load_checkpoint, save_checkpoint
 from arena_core.utils.device import DeviceUnavailableError, resolve_device
+from arena_core.utils.entry import run_script
 from arena_core.utils.figures import save_fig
 from arena_core.utils.progress import progress
 from arena_core.utils.run import Run
@@ -19,6 +20,7 @@ __all__ = [
     "load_checkpoint",
     "progress",
     "resolve_device",
+    "run_script",
     "save_checkpoint",
     "save_fig",
     "seed_everything",

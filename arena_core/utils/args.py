@@ -37,6 +37,7 @@ class DayArgs:
     smoke: bool = False  # tiny sizes that finish in seconds on a CPU (what the tests run)
     publish: bool = False  # also copy figures and metrics to blog_posts/figures/day_NNN/
     allow_dirty: bool = False  # let --publish run with uncommitted code changes (recorded)
+    debug: bool = False  # show the full traceback of any error (also: env ARENA_DEBUG=1)
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -3,8 +3,10 @@ device is an error that says so in one line (never a silent fallback)."""
 
 import torch
 
+from arena_core.errors import ArgumentError, UserError
 
-class DeviceUnavailableError(RuntimeError):
+
+class DeviceUnavailableError(UserError, RuntimeError):
     """The requested device does not exist on this machine."""
 
 
@@ -20,7 +22,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(spec)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {spec!r}: use auto, cpu, cuda, cuda:N or mps") from err
+        raise ArgumentError(f"unknown device {spec!r}: use auto, cpu, cuda, cuda:N or mps") from err
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceUnavailableError(
@@ -36,5 +38,5 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise DeviceUnavailableError(f"device {spec!r} was requested but MPS is not available")
     elif device.type != "cpu":
-        raise ValueError(f"unsupported device {spec!r}: use auto, cpu, cuda, cuda:N or mps")
+        raise ArgumentError(f"unsupported device {spec!r}: use auto, cpu, cuda, cuda:N or mps")
     return device

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from arena_core import REPO_ROOT, __version__
+from arena_core.errors import ArgumentError, UserError
 from arena_core.utils.device import resolve_device
 from arena_core.utils.figures import save_fig as _save_fig
 from arena_core.utils.seed import seed_everything
@@ -52,7 +53,28 @@ def publish_dir(day: int) -> Path:
 NOT_CODE = (":(exclude)blog_posts", ":(exclude)daily_notes", ":(exclude)*.md")
 
 
-class DirtyTreeError(RuntimeError):
+class OutDirError(UserError, OSError):
+    """The output directory can't be created or written."""
+
+
+def check_out_dir(path: Path) -> Path:
+    """Create `path` if needed and prove it is writable, before any work starts."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise OutDirError(
+            f"output directory {path} is not usable ({reason}); pass --out-dir with a "
+            "directory you can write to"
+        ) from err
+    return path
+
+
+class DirtyTreeError(UserError, RuntimeError):
     """`--publish` on a tree whose tracked code has uncommitted changes (or no git at all)."""
 
 
@@ -139,7 +161,7 @@ def _jsonable(value: Any) -> Any:
 def _set_threads(threads: int) -> int | None:
     """Set torch's intra-op thread count when `threads > 0`; return the previous count."""
     if threads < 0:
-        raise ValueError(f"threads must be >= 0 (0 = torch's default), got {threads}")
+        raise ArgumentError(f"threads must be >= 0 (0 = torch's default), got {threads}")
     if threads == 0:
         return None
     import torch
@@ -172,7 +194,7 @@ class Run:
         self.smoke = bool(getattr(args, "smoke", False))
         self.publish = bool(getattr(args, "publish", False))
         if self.smoke and self.publish:
-            raise ValueError("--publish needs a full run; drop --smoke")
+            raise ArgumentError("--publish needs a full run; drop --smoke")
         if self.publish:
             check_publishable(bool(getattr(args, "allow_dirty", False)))
         out = getattr(args, "out_dir", None)
@@ -192,9 +214,9 @@ class Run:
         self._started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self.generator = seed_everything(int(getattr(self.args, "seed", 0)))
         self.device = resolve_device(getattr(self.args, "device", "auto"))
+        check_out_dir(self.out_dir)  # before threads are changed: nothing to undo if it fails
         self._previous_threads = _set_threads(int(getattr(self.args, "threads", 0) or 0))
         self.torch_threads = _current_threads()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         mode = "smoke" if self.smoke else "full"
         self.print(f"day {self.day:03d} ({mode} run) on {self.device}; outputs in {self.out_dir}")
         return self
@@ -207,7 +229,8 @@ class Run:
             return False
         status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
         self._write_metrics(dict(self.logged), status=status, error=f"{exc_type.__name__}: {exc}")
-        self.print(f"run {status}; what finished is in {self.out_dir}", err=True)
+        if not issubclass(exc_type, UserError):  # the day runner reports those in one line
+            self.print(f"run {status}; what finished is in {self.out_dir}", err=True)
         return False
 
     # --- recording -------------------------------------------------------------------------

@@ -72,5 +72,6 @@ def test_every_day_script_follows_the_contract():
         assert issubclass(module.Args, DayArgs), day.tag
         assert callable(module.main), day.tag
         flags = build_parser(module.Args).format_help()
-        for flag in ("--smoke", "--seed", "--device", "--out-dir", "--publish"):
+        assert "run_script(main, Args)" in day.script.read_text(), day.tag
+        for flag in ("--smoke", "--seed", "--device", "--out-dir", "--publish", "--debug"):
             assert flag in flags, (day.tag, flag)
