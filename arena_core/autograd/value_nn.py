@@ -2,8 +2,10 @@
 micrograd demo (a 2-16-16-1 MLP separating `make_moons`).
 
 Used by day 20 and `benchmarks/bench_micrograd.py`. A neuron computes relu(w . x + b) as a single
-`Value.dot` node (one node per neuron instead of a chain of 2n binary nodes), which is most of why
-it is fast; the engine's lack of reference cycles is the rest.
+`Value.dot` node instead of the chain of 2n binary `*` and `+` nodes that micrograd's `Neuron`
+builds, and ||params||^2 is one node too: one step of the demo is a graph of 7,544 nodes instead
+of 65,818. That is a graph-shape saving, separate from the engine's: the benchmark reports both
+(the engine on micrograd's own graph, and the engine with these fused nodes).
 """
 
 import random
