@@ -11,62 +11,18 @@ Run:  python benchmarks/bench_resnet_train.py [--threads 2] [--batch 64] [--roun
 """
 
 import argparse
-import copy
 
 import torch
 from torch import nn
 
 from arena_core.nn import (
-    AdaptiveAvgPool2d,
-    BatchNorm2d,
-    Conv2d,
-    Flatten,
-    Linear,
-    MaxPool2d,
-    ReLU,
     ResNet,
     ResNetConfig,
     load_torchvision_weights,
     small_resnet,
 )
+from arena_core.nn.torch_twin import torch_twin
 from arena_core.utils import compare
-
-
-def torch_twin(module: nn.Module) -> nn.Module:
-    """A copy of `module` in which each of our layers is replaced by torch.nn's (same weights)."""
-    twin = copy.deepcopy(module)
-    for name, child in list(twin.named_children()):
-        setattr(twin, name, _swap(child))
-    return twin
-
-
-def _swap(m: nn.Module) -> nn.Module:
-    if isinstance(m, Conv2d):
-        new = nn.Conv2d(
-            m.in_channels,
-            m.out_channels,
-            m.kernel_size,
-            m.stride,
-            m.padding,
-            m.dilation,
-            bias=m.bias is not None,
-        )
-    elif isinstance(m, BatchNorm2d):
-        new = nn.BatchNorm2d(m.num_features, m.eps, m.momentum)
-    elif isinstance(m, Linear):
-        new = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
-    elif isinstance(m, ReLU):
-        return nn.ReLU()
-    elif isinstance(m, MaxPool2d):
-        return nn.MaxPool2d(m.kernel_size, m.stride, m.padding)
-    elif isinstance(m, AdaptiveAvgPool2d):
-        return nn.AdaptiveAvgPool2d(m.output_size)
-    elif isinstance(m, Flatten):
-        return nn.Flatten(m.start_dim, m.end_dim)
-    else:
-        return torch_twin(m)
-    new.load_state_dict(m.state_dict())
-    return new
 
 
 def train_step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):

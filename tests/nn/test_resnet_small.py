@@ -5,58 +5,16 @@ convs, 1x1 stride-2 shortcuts) and the im2col path (the 3-channel stem), so this
 paths end to end, in train mode, through every layer's backward.
 """
 
-import copy
-
 import torch
-from torch import nn
 
-from arena_core.nn import (
-    AdaptiveAvgPool2d,
-    BatchNorm2d,
-    Conv2d,
-    Flatten,
-    Linear,
-    ReLU,
-    small_resnet,
-)
-
-
-def _torch_twin(module: nn.Module) -> nn.Module:
-    """A copy of `module` with each of our layers replaced by torch.nn's, with the same weights."""
-    twin = copy.deepcopy(module)
-    for name, child in list(twin.named_children()):
-        if isinstance(child, Conv2d):
-            new = nn.Conv2d(
-                child.in_channels,
-                child.out_channels,
-                child.kernel_size,
-                child.stride,
-                child.padding,
-                child.dilation,
-                bias=child.bias is not None,
-            )
-        elif isinstance(child, BatchNorm2d):
-            new = nn.BatchNorm2d(child.num_features, child.eps, child.momentum)
-        elif isinstance(child, Linear):
-            new = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-        elif isinstance(child, ReLU):
-            new = nn.ReLU()
-        elif isinstance(child, AdaptiveAvgPool2d):
-            new = nn.AdaptiveAvgPool2d(child.output_size)
-        elif isinstance(child, Flatten):
-            new = nn.Flatten(child.start_dim, child.end_dim)
-        else:
-            setattr(twin, name, _torch_twin(child))
-            continue
-        new.load_state_dict(child.state_dict())
-        setattr(twin, name, new)
-    return twin
+from arena_core.nn import BatchNorm2d, Conv2d, small_resnet
+from arena_core.nn.torch_twin import torch_twin
 
 
 def test_small_resnet_train_step_matches_torch_twin_in_float64():
     torch.manual_seed(0)
     ours = small_resnet(in_channels=3, n_classes=10)
-    ref = _torch_twin(ours).double().train()
+    ref = torch_twin(ours).double().train()
     ours = ours.double().train()
     assert not any(isinstance(m, (Conv2d, BatchNorm2d)) for m in ref.modules())
     x = torch.randn(6, 3, 20, 18, dtype=torch.float64)  # odd sizes: stride-2 phases differ
