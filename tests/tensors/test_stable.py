@@ -25,21 +25,6 @@ INF = float("inf")
 TOL = {torch.float64: dict(rtol=1e-12, atol=1e-12), torch.float32: dict(rtol=1e-5, atol=1e-5)}
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    shape=st.lists(st.integers(1, 7), min_size=1, max_size=3),
-    scale=st.sampled_from([1.0, 30.0, 1000.0]),
-    dtype=st.sampled_from([torch.float32, torch.float64]),
-    data=st.data(),
-)
-def test_random_shapes_match_torch(shape, scale, dtype, data):
-    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
-    x = torch.randn(shape, dtype=dtype) * scale
-    torch.testing.assert_close(logsumexp(x, dim), torch.logsumexp(x, dim), **TOL[dtype])
-    torch.testing.assert_close(softmax(x, dim), torch.softmax(x, dim), **TOL[dtype])
-    torch.testing.assert_close(log_softmax(x, dim), torch.log_softmax(x, dim), **TOL[dtype])
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_logsumexp_of_four_thousands_is_1000_plus_log4(dtype):
     x = torch.full((4,), 1000.0, dtype=dtype)
@@ -173,7 +158,7 @@ def test_sigmoid_and_log_sigmoid(dtype):
 # tensors it allocated. These tests pin down what that must not change.
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     shape=st.lists(st.integers(1, 7), min_size=1, max_size=3),
     scale=st.sampled_from([1.0, 30.0, 1000.0]),
@@ -189,6 +174,9 @@ def test_forward_and_gradient_match_torch_autograd(shape, scale, dtype, data):
         (logsumexp, torch.logsumexp, x.sum(dim).shape),
     ]
     for ours, ref, out_shape in pairs:
+        # without autograd: the in-place fast paths
+        torch.testing.assert_close(ours(x, dim), ref(x, dim), **TOL[dtype])
+        # with autograd: the out-of-place branches, and their gradients
         a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
         out_a, out_b = ours(a, dim), ref(b, dim)
         torch.testing.assert_close(out_a, out_b, **TOL[dtype])
