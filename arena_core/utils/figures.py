@@ -5,11 +5,54 @@ Make figures with `matplotlib.figure.Figure` (object-oriented, no pyplot, no GUI
     fig = Figure(figsize=(6, 4)); ax = fig.subplots(); ax.plot(...); save_fig(fig, out_dir / "loss")
 
 A pyplot figure works too; it is closed after saving so long runs do not leak memory.
+
+`STYLE` is the one place the look of every published figure is set (font sizes that stay readable
+when a post shrinks the image, no top/right spines, a light grid, a legend frame that lets data show
+through). A day run applies it for its whole duration (`arena_core.utils.run.Run`), or use it by
+hand: `with plot_style(): ...`. Nothing is changed at import time.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
+
+#: rcParams shared by every figure a day script draws.
+STYLE: dict[str, object] = {
+    "figure.dpi": 100,
+    "figure.facecolor": "white",
+    "font.size": 10.5,
+    "axes.titlesize": 11.5,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10.5,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
+    "legend.fontsize": 9.5,
+    "legend.framealpha": 0.85,
+    "legend.edgecolor": "0.8",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "0.9",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "axes.prop_cycle": matplotlib.cycler(
+        color=["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
+    ),
+    "lines.linewidth": 1.8,
+    "image.cmap": "viridis",
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.08,
+}
+
+
+@contextmanager
+def plot_style() -> Iterator[None]:
+    """Apply `STYLE` inside the block (matplotlib's own rc_context restores the rest after)."""
+    with matplotlib.rc_context(STYLE):
+        yield
 
 
 def save_fig(fig: Figure, path: str | Path, dpi: int = 120) -> Path:

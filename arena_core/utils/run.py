@@ -36,6 +36,7 @@ from typing import Any
 from arena_core import REPO_ROOT, __version__
 from arena_core.errors import ArgumentError, UserError
 from arena_core.utils.device import resolve_device
+from arena_core.utils.figures import plot_style
 from arena_core.utils.figures import save_fig as _save_fig
 from arena_core.utils.seed import seed_everything
 
@@ -207,22 +208,27 @@ class Run:
         self._start = 0.0
         self._started_at = ""
         self._previous_threads: int | None = None
+        self._style = plot_style()
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "Run":
         self._start = time.perf_counter()
         self._started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        # The code that runs is the code of the start: edits made during a long run don't count.
+        self._commit = git_commit()
         self.generator = seed_everything(int(getattr(self.args, "seed", 0)))
         self.device = resolve_device(getattr(self.args, "device", "auto"))
         check_out_dir(self.out_dir)  # before threads are changed: nothing to undo if it fails
         self._previous_threads = _set_threads(int(getattr(self.args, "threads", 0) or 0))
         self.torch_threads = _current_threads()
+        self._style.__enter__()  # every figure of the run gets the project's look
         mode = "smoke" if self.smoke else "full"
         self.print(f"day {self.day:03d} ({mode} run) on {self.device}; outputs in {self.out_dir}")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         _restore_threads(self._previous_threads)
+        self._style.__exit__(None, None, None)
         if exc_type is None:
             if self._finished is None:
                 raise RuntimeError("a Run must end with `return run.finish(metrics)`")
@@ -296,7 +302,7 @@ class Run:
             "args": args,
             "figures": [p.name for p in self.figures],
             "versions": package_versions(),
-            "git_commit": git_commit(),
+            "git_commit": getattr(self, "_commit", None),
             "started_at": self._started_at,
             "wall_time_s": round(time.perf_counter() - self._start, 3),
         }
@@ -311,6 +317,10 @@ class Run:
     def _publish(self) -> None:
         dest = publish_dir(self.day)
         dest.mkdir(parents=True, exist_ok=True)
+        # A figure the script no longer makes must not linger next to the new ones.
+        for stale in dest.iterdir():
+            if stale.is_file() and stale.suffix.lower() in {".png", ".gif", ".html", ".json"}:
+                stale.unlink()
         for path in [*self.figures, *self.extra_files, self.out_dir / "metrics.json"]:
             shutil.copy2(path, dest / path.name)
         self.print(f"published {len(self.figures)} figure(s) and metrics.json to {dest}")

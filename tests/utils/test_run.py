@@ -163,3 +163,43 @@ def test_allow_dirty_is_recorded(tmp_path, monkeypatch):
     record = json.loads((dest / "metrics.json").read_text())
     assert record["args"]["allow_dirty"] is True
     assert record["git_commit"] is None or record["git_commit"].endswith("+dirty")
+
+
+def test_publish_replaces_figures_the_script_no_longer_makes(tmp_path, monkeypatch):
+    dest = tmp_path / "published"
+    dest.mkdir()
+    (dest / "old_plot.png").write_bytes(b"stale")
+    (dest / "notes.txt").write_text("kept: not a run artefact")
+    monkeypatch.setattr(run_module, "publish_dir", lambda day: dest)
+    monkeypatch.setattr(run_module, "uncommitted_code_changes", lambda root=None: [])
+    args = cli(DayArgs, ["--publish", "--out-dir", str(tmp_path / "run")])
+    from matplotlib.figure import Figure
+
+    with Run(day=4, args=args, quiet=True) as run:
+        fig = Figure()
+        fig.subplots().plot([0, 1])
+        run.save_fig(fig, "new_plot")
+        run.finish({"x": 1})
+    assert sorted(p.name for p in dest.iterdir()) == ["metrics.json", "new_plot.png", "notes.txt"]
+
+
+def test_commit_is_the_one_the_run_started_from(tmp_path, monkeypatch):
+    commits = iter(["aaa", "bbb+dirty"])  # the tree changes while the run works
+    monkeypatch.setattr(run_module, "git_commit", lambda root=None: next(commits))
+    args = cli(DayArgs, ["--out-dir", str(tmp_path / "run")])
+    with Run(day=4, args=args, quiet=True) as run:
+        run.finish({"x": 1})
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["git_commit"] == "aaa"
+
+
+def test_a_run_applies_the_project_figure_style_only_while_it_runs(tmp_path):
+    import matplotlib
+
+    from arena_core.utils.figures import STYLE
+
+    before = matplotlib.rcParams["axes.spines.top"]
+    args = cli(DayArgs, ["--out-dir", str(tmp_path / "run")])
+    with Run(day=4, args=args, quiet=True) as run:
+        assert matplotlib.rcParams["axes.spines.top"] == STYLE["axes.spines.top"]
+        run.finish({"x": 1})
+    assert matplotlib.rcParams["axes.spines.top"] == before
