@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_DAY ?= 5
 
-.PHONY: setup data demo test test-all test-cuda lint format bench readme clean
+.PHONY: setup data demo test test-all test-cuda lint format bench readme site serve clean
 
 setup: $(VENV)/.installed
 
@@ -47,5 +47,11 @@ bench: setup  ## every side-by-side benchmark (minutes)
 readme: setup  ## regenerate the README's 100-day table
 	$(BIN)/arena readme
 
+site: setup  ## the blog as a static website in build/site (strict: broken links fail)
+	$(BIN)/python -m arena_core.website build
+
+serve: setup  ## build the website, then serve it on http://127.0.0.1:8000/
+	$(BIN)/python -m arena_core.website serve
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis runs build
