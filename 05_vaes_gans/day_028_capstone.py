@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from arena_core.capstone import key_metric, published_metrics, rerun_day
 from arena_core.curriculum import DAYS
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils.diagrams import arrow, box, canvas, finish, label
 
 
 @dataclass
@@ -33,6 +34,38 @@ class Args(DayArgs):
 
 def fmt(value: float) -> str:
     return f"{value:.4g}"
+
+
+def training_step_diagram() -> Figure:
+    """One training step as a loop of five pieces, each labelled with the days that built it."""
+    fig, ax = canvas(width=15, height=7)
+    steps = [  # (x, y, text, role)
+        (0.0, 3.0, "batch of images\nMNIST, Fashion-MNIST,\nCIFAR-10 (days 12, 14)", "input"),
+        (4.2, 3.0, "forward pass\nLinear, Conv2d, ResNet\n(days 1-4, 11, 13)", "op"),
+        (8.4, 3.0, "loss\nstable log-softmax +\ncross-entropy (day 3)", "output"),
+        (8.4, 0.0, "backward pass\nchain rule, autograd\n(days 20-24)", "op"),
+        (4.2, 0.0, "update\nSGD, momentum, Adam\n(days 15, 16)", "param"),
+    ]
+    w, h = 3.4, 1.6
+    for x, y, text, role in steps:
+        box(ax, (x, y), text, width=w, height=h, role=role, fontsize=9.5)
+    arrow(ax, (0 + w, 3.8), (4.2, 3.8))
+    arrow(ax, (4.2 + w, 3.8), (8.4, 3.8))
+    arrow(ax, (8.4 + w / 2, 3.0), (8.4 + w / 2, 0 + h), "∂L/∂θ", text_offset=(0.55, -0.1))
+    arrow(ax, (8.4, 0.8), (4.2 + w, 0.8))
+    arrow(ax, (4.2 + w / 2, h), (4.2 + w / 2, 3.0), "new θ", text_offset=(-0.55, -0.1))
+    box(ax, (12.6, 3.0), "measure it\nlogging, sweeps,\nlandscapes (17-19)", width=w, height=h,
+        role="neutral", fontsize=9.5)  # fmt: skip
+    box(ax, (12.6, 0.0), "reuse it\nVAE and GAN from the\nsame pieces (25-27)", width=w,
+        height=h, role="neutral", fontsize=9.5)  # fmt: skip
+    arrow(ax, (8.4 + w, 3.8), (12.6, 3.8), color="0.55")
+    arrow(ax, (12.6, 0.8), (8.4 + w, 0.8), color="0.55")
+    label(ax, (8.0, 5.3), "One training step, and the days of Module 0 that built each piece",
+          fontsize=11.5, fontweight="bold")  # fmt: skip
+    label(ax, (8.0, -0.9), "everything vectorised: einsum, broadcasting, batching (days 2, 5-10)",
+          fontsize=9.5, color="0.35")  # fmt: skip
+    finish(ax)
+    return fig
 
 
 def main(args: Args) -> dict:
@@ -90,6 +123,8 @@ def main(args: Args) -> dict:
         ax.grid(alpha=0.3, axis="y"), ax.legend(fontsize=8)
         fig.tight_layout()
         run.save_fig(fig, "runtimes")
+
+        run.save_fig(training_step_diagram(), "mechanism")
 
         n_rerun = len(reruns)
         return run.finish({
