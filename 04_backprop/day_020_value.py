@@ -1,7 +1,8 @@
 """Day 20 — Autograd theory + a scalar `Value` engine: the chain rule, one node at a time.
 
-Builds a single tanh neuron out of `Value`s, draws its computation graph with every node's value
-and gradient, checks those gradients against torch.autograd, shows that our engine leaves no
+Builds a single tanh neuron out of `Value`s, draws its computation graph as the mechanism diagram
+(every node's value and gradient, every edge's stored local derivative), checks those gradients
+against torch.autograd, shows that our engine leaves no
 reference cycles (micrograd's closures do), and then trains micrograd's demo network (a 2-16-16-1
 ReLU MLP, max-margin loss, on 100 `make_moons` points) with the engine: decision boundary and
 loss curve.
@@ -23,7 +24,7 @@ from arena_core.autograd import Value
 from arena_core.autograd.graph_plot import plot_value_graph
 from arena_core.autograd.value import topological_order
 from arena_core.autograd.value_nn import ValueMLP, sgd_step, svm_loss
-from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import DayArgs, Run, diagrams, run_script
 
 
 @dataclass
@@ -37,10 +38,28 @@ def neuron_graph() -> tuple[Value, dict]:
     """o = tanh(x1 w1 + x2 w2 + b), the example every autograd tutorial starts from."""
     x1, x2, w1, w2, b = Value(2.0), Value(0.0), Value(-3.0), Value(1.0), Value(6.8813735870195432)
     x1w1, x2w2 = x1 * w1, x2 * w2
-    n = x1w1 + x2w2 + b
+    s = x1w1 + x2w2
+    n = s + b
     o = n.tanh()
-    names = {x1: "x1", x2: "x2", w1: "w1", w2: "w2", b: "b", x1w1: "x1*w1", x2w2: "x2*w2", o: "o"}
+    names = {x1: "x1", x2: "x2", w1: "w1", w2: "w2", b: "b", x1w1: "x1·w1", x2w2: "x2·w2",
+             s: "s", n: "n = s + b", o: "o = tanh(n)"}  # fmt: skip
     return o, names
+
+
+def mechanism_figure(o: Value, names: dict) -> Figure:
+    """The neuron's graph after backward: values, gradients, and the local derivative per edge."""
+    fig, ax = diagrams.canvas(width=20, height=8, scale=0.42)
+    centres = plot_value_graph(o, ax, names)
+    xs = [x for x, _ in centres.values()]
+    ys = [y for _, y in centres.values()]
+    left, right, top, bottom = min(xs), max(xs), max(ys) + 1.35, min(ys) - 1.45
+    diagrams.arrow(ax, (left, top), (right, top), "forward: each node computes its value and "
+                   "stores d(node)/d(parent) on its incoming edges (red)", fontsize=11)  # fmt: skip
+    diagrams.arrow(ax, (right, bottom), (left, bottom), color="#b03a2e", text_offset=(0, -0.8),
+                   text="backward: grad of a node = sum over the edges leaving it of "
+                   "(red number) × (grad at the edge's head)", fontsize=11)  # fmt: skip
+    diagrams.finish(ax)
+    return fig
 
 
 def torch_neuron_grads() -> dict[str, float]:
@@ -75,12 +94,15 @@ def boundary_figure(
     scores = np.array([model([a, b])[0].data for a, b in zip(xx.ravel(), yy.ravel(), strict=True)])
     ax.contourf(xx, yy, scores.reshape(xx.shape) > 0, cmap="coolwarm", alpha=0.35)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=18, edgecolors="k", linewidths=0.4)
-    ax.set(title="decision boundary (Value-engine MLP 2-16-16-1)", xlabel="x0", ylabel="x1")
+    ax.set(title="decision boundary of the 2-16-16-1 MLP", xlabel="first coordinate",
+           ylabel="second coordinate")  # fmt: skip
     ax_loss.plot(losses, label="loss")
-    ax_loss.set(xlabel="SGD step", ylabel="hinge loss + L2", title="training", yscale="log")
+    ax_loss.set(xlabel="SGD step", ylabel="loss (hinge + L2 penalty, log scale)",
+                title="training on the 100 points", yscale="log")  # fmt: skip
     twin = ax_loss.twinx()
-    twin.plot(accs, color="C1", label="accuracy")
-    twin.set(ylabel="accuracy", ylim=(0.4, 1.02))
+    twin.plot(accs, color="C1", label="training accuracy")
+    twin.set(ylabel="training accuracy", ylim=(0.4, 1.02))
+    twin.grid(False)
     ax_loss.legend(loc="center right", handles=ax_loss.lines + twin.lines)
     fig.tight_layout()
     return fig
@@ -95,10 +117,7 @@ def main(args: Args) -> dict:
         # 1. the neuron graph, its gradients, and torch's
         o, names = neuron_graph()
         o.backward()
-        fig = Figure(figsize=(11, 4.2))
-        plot_value_graph(o, fig.subplots(), names)
-        fig.suptitle("o = tanh(x1*w1 + x2*w2 + b): value and d o / d node in every box")
-        run.save_fig(fig, "neuron_graph")
+        run.save_fig(mechanism_figure(o, names), "mechanism")
         ref = torch_neuron_grads()
         ours = {name: node.grad for node, name in names.items() if name in ref}
         max_err = max(abs(ours[k] - ref[k]) for k in ref)

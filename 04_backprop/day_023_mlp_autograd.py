@@ -5,7 +5,9 @@ reports 57.6 / 78.4 / 83.2 / 86.0 / 87.7 % test accuracy per epoch on full MNIST
 network with `arena_core.autograd` (Parameter, Linear, cross_entropy, SGD - all numpy), and a torch
 twin from the same initial weights on the same minibatches, on MNIST (full when cached or
 downloadable, else the bundled 5k subset) and on Fashion-MNIST (full 60k, offline from the Debian
-package when installed). Accuracy per epoch for both engines, loss curves, and epoch times. On a
+package when installed). Accuracy per epoch for both engines, loss curves, and epoch times. The
+mechanism diagram is one training step, with a worked example of the loss (logits [2, 1, 0],
+label 0) and one SGD step computed by the engine. On a
 subset (4,000 training images = 8 SGD steps per epoch) it also trains for the same number of SGD
 steps as ARENA's 5 full-MNIST epochs (590), which is the comparable budget.
 
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from arena_core.autograd.nn import MLP
+from arena_core.autograd import Tensor, no_grad
+from arena_core.autograd.nn import MLP, Linear, cross_entropy
+from arena_core.autograd.optim import SGD
 from arena_core.autograd.training import (
     image_arrays,
     torch_twin,
@@ -27,7 +31,7 @@ from arena_core.autograd.training import (
     train_torch_mlp,
 )
 from arena_core.data import DataUnavailableError, load_fashion_mnist, load_mnist
-from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import DayArgs, Run, diagrams, run_script
 
 ARENA_MNIST_ACCURACY = [0.576, 0.784, 0.832, 0.860, 0.877]  # ARENA 0.4, full MNIST, per epoch
 FULL_TRAIN_SIZE = 60_000  # MNIST and Fashion-MNIST training sets
@@ -45,27 +49,114 @@ class Args(DayArgs):
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 
 
+PRETTY = {"mnist": "MNIST subset", "fashion_mnist": "Fashion-MNIST"}
+
+
 def curves_figure(results: dict) -> Figure:
-    fig = Figure(figsize=(11, 4))
+    fig = Figure(figsize=(11, 4.2))
     ax_acc, ax_loss = fig.subplots(1, 2)
     for i, (name, r) in enumerate(results.items()):
+        label = PRETTY.get(name, name)
         epochs = np.arange(1, len(r["ours"].test_accuracy) + 1)
         ax_acc.plot(epochs, 100 * np.array(r["ours"].test_accuracy), "o-", color=f"C{i}",
-                    label=f"{name}: ours (numpy)")  # fmt: skip
+                    label=f"{label}: my engine")  # fmt: skip
         ax_acc.plot(epochs, 100 * np.array(r["torch"].test_accuracy), "x--", color=f"C{i}",
-                    label=f"{name}: torch twin")  # fmt: skip
-        ax_loss.plot(r["ours"].train_loss, color=f"C{i}", label=f"{name}: ours")
-        ax_loss.plot(r["torch"].train_loss, "--", color=f"C{i}", alpha=0.6, label=f"{name}: torch")
+                    markersize=9, label=f"{label}: torch twin")  # fmt: skip
+        ax_loss.plot(r["ours"].train_loss, color=f"C{i}", label=f"{label}: my engine")
+        ax_loss.plot(r["torch"].train_loss, "--", color=f"C{i}", alpha=0.6,
+                     label=f"{label}: torch twin")  # fmt: skip
     if "mnist" in results and len(results["mnist"]["ours"].test_accuracy) >= 1:
         n = min(len(ARENA_MNIST_ACCURACY), len(results["mnist"]["ours"].test_accuracy))
         ax_acc.plot(np.arange(1, n + 1), 100 * np.array(ARENA_MNIST_ACCURACY[:n]), "k:",
-                    label="ARENA, full MNIST")  # fmt: skip
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="784-64-64-10 MLP, SGD lr 0.01")
-    ax_acc.legend(fontsize=7)
-    ax_loss.set(xlabel="SGD step", ylabel="train cross-entropy", title="training loss")
-    ax_loss.legend(fontsize=7)
+                    label="ARENA's reported curve, full MNIST")  # fmt: skip
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100),
+               title="784-64-64-10 MLP, SGD lr 0.01, batch 512")  # fmt: skip
+    ax_acc.xaxis.get_major_locator().set_params(integer=True)
+    ax_acc.legend(loc="lower right", fontsize=8.5)
+    ax_loss.set(xlabel="SGD step", ylabel="training cross-entropy (nats)",
+                title="training loss, per minibatch")  # fmt: skip
+    ax_loss.legend(loc="upper right", fontsize=8.5)
     fig.tight_layout()
     return fig
+
+
+def worked_example(lr: float = 0.1) -> dict:
+    """One SGD step of a Linear(2 -> 3) layer on one input, with the engine's own code."""
+    layer = Linear(2, 3, rng=np.random.default_rng(0))
+    layer.weight.data[...] = [[1.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+    layer.bias.data[...] = 0.0
+    x, target = Tensor(np.array([[1.0, 1.0]], dtype=np.float32)), np.array([0])
+    logits = layer(x)
+    with no_grad():
+        probs = logits.exp() / logits.exp().sum(dim=-1, keepdim=True)
+    loss = cross_entropy(logits, target)
+    layer.zero_grad()
+    loss.backward()
+    grad_b = layer.bias.grad.data.copy()
+    SGD(layer.parameters(), lr=lr).step()
+    with no_grad():
+        after = cross_entropy(layer(x), target)
+    return {
+        "x": x.data[0], "logits": logits.data[0], "probs": probs.data[0], "loss": loss.item(),
+        "grad_logits": grad_b, "grad_weight": layer.weight.grad.data.copy(),
+        "bias_after": layer.bias.data.copy(), "loss_after": after.item(), "lr": lr,
+    }  # fmt: skip
+
+
+def mechanism_figure(ex: dict) -> Figure:
+    """One training step: forward through the MLP, backward fills .grad, SGD updates in place."""
+    fig, ax = diagrams.canvas(width=22, height=11, scale=0.42)
+    red = "#b03a2e"
+    stages = [("minibatch\n512 × 784", "input", 2.2), ("Linear\n784 → 64", "param", 2.0),
+              ("ReLU", "op", 1.2), ("Linear\n64 → 64", "param", 2.0), ("ReLU", "op", 1.2),
+              ("Linear\n64 → 10", "param", 2.0), ("cross-\nentropy", "op", 1.8),
+              ("loss", "output", 1.3)]  # fmt: skip
+    x, y, h, gap = 0.0, 8.2, 1.3, 0.55
+    edges = []
+    for text, role, w in stages:
+        diagrams.box(ax, (x, y), text, width=w, height=h, role=role, fontsize=10.5)
+        edges.append((x, x + w))
+        x += w + gap
+    for (_, right), (left, _) in zip(edges, edges[1:], strict=False):
+        diagrams.arrow(ax, (right, y + h / 2), (left, y + h / 2))
+    diagrams.label(ax, (edges[6][0] + 0.9, y + h + 0.45), "labels y", fontsize=10)
+    diagrams.arrow(ax, (edges[6][0] + 0.9, y + h + 0.25), (edges[6][0] + 0.9, y + h))
+    end = edges[-1][1]
+    diagrams.label(ax, (0, y + h + 1.0), "1. forward: the engine records every op", fontsize=11,
+                   ha="left", fontweight="bold")  # fmt: skip
+    diagrams.arrow(ax, (end - 0.6, y - 0.35), (1.0, y - 0.35), color=red)
+    diagrams.label(ax, (0, y - 1.3), "2. loss.backward(): the engine fills .grad of every "
+                   "Parameter (orange)\n3. optimizer step, under no_grad: p ← p − lr · p.grad",
+                   fontsize=10.5, color=red, ha="left")  # fmt: skip
+    # the loss, zoomed in: the worked example
+    diagrams.label(ax, (0, 5.6), "zoom on the loss for one input: logits "
+                   f"{_vec(ex['logits'])}, label class 0", fontsize=11, ha="left",
+                   fontweight="bold")  # fmt: skip
+    c, yz = 1.5, 2.6
+    diagrams.matrix(ax, ex["logits"], xy=(0.5, yz), title="logits z", fmt="{:.3g}", cell=c)
+    diagrams.arrow(ax, (5.3, yz + c / 2), (8.2, yz + c / 2), "softmax")
+    diagrams.matrix(ax, ex["probs"], xy=(8.5, yz), title="probabilities p", fmt="{:.3f}",
+                    cmap="Greens", cell=c)  # fmt: skip
+    diagrams.arrow(ax, (13.3, yz + c / 2), (16.2, yz + c / 2), "p − one-hot(0)", color=red)
+    grad = [f"{v:+.3f}".replace("-", "−") for v in ex["grad_logits"]]
+    for j, text in enumerate(grad):  # signed numbers, no colour scale needed
+        diagrams.box(ax, (16.5 + j * c, yz), text, width=c, height=c, role="highlight"
+                     if j == 0 else "neutral", fontsize=10)  # fmt: skip
+    diagrams.label(ax, (16.5 + 1.5 * c, yz + c + 0.35), "∂loss/∂z", fontsize=10.5,
+                   fontweight="bold")  # fmt: skip
+    diagrams.label(ax, (10.75, yz - 0.5), f"loss = −log p[0] = {ex['loss']:.4f}", fontsize=10.5)
+    diagrams.label(ax, (18.75, yz - 0.5), "raises z[0], lowers the others", fontsize=10.5,
+                   color=red)  # fmt: skip
+    diagrams.label(ax, (0, 0.7), f"one SGD step (lr {ex['lr']:g}) of the Linear layer that made "
+                   f"these logits from the input {_vec(ex['x'])}:\nbias 0 → "
+                   f"{_vec(ex['bias_after'], '{:+.4f}')}, loss {ex['loss']:.4f} → "
+                   f"{ex['loss_after']:.4f}", fontsize=10.5, ha="left")  # fmt: skip
+    diagrams.finish(ax)
+    return fig
+
+
+def _vec(v, fmt: str = "{:g}") -> str:
+    return "[" + ", ".join(fmt.format(float(a)) for a in v).replace("-", "−") + "]"
 
 
 def train_both(args: Args, data: tuple, epochs: int, report=None) -> dict:
@@ -100,15 +191,15 @@ def matched_figure(matched: dict, args: Args) -> Figure:
         per_epoch = len(r["ours"].train_loss) / n  # SGD steps per subset epoch
         x = np.arange(1, n + 1) * per_epoch / steps_per_full_epoch
         ax.plot(x, 100 * np.array(r["ours"].test_accuracy), "-", color=f"C{i}",
-                label=f"{name} subset: ours")  # fmt: skip
+                label=f"{PRETTY.get(name, name)}: my engine")  # fmt: skip
         ax.plot(x, 100 * np.array(r["torch"].test_accuracy), "--", color=f"C{i}", alpha=0.7,
-                label=f"{name} subset: torch twin")  # fmt: skip
+                label=f"{PRETTY.get(name, name)}: torch twin")  # fmt: skip
     ax.plot(np.arange(1, 6), 100 * np.array(ARENA_MNIST_ACCURACY), "ko:",
-            label="ARENA, full MNIST (per epoch)")  # fmt: skip
+            label="ARENA's reported curve, full MNIST")  # fmt: skip
     ax.set(xlabel="SGD steps, in units of one full-MNIST epoch (118 steps)",
-           ylabel="test accuracy (%)", title="same number of SGD steps as ARENA")  # fmt: skip
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+           ylabel="test accuracy (%)",
+           title="the same number of SGD steps as ARENA's 5 epochs")  # fmt: skip
+    ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -116,6 +207,13 @@ def matched_figure(matched: dict, args: Args) -> Figure:
 def main(args: Args) -> dict:
     with Run(day=23, args=args) as run:
         epochs = 1 if args.smoke else args.epochs
+        ex = worked_example()
+        run.save_fig(mechanism_figure(ex), "mechanism")
+        run.print(
+            f"worked example: logits {_vec(ex['logits'])}, softmax {_vec(ex['probs'], '{:.4f}')}, "
+            f"loss {ex['loss']:.4f}, d loss / d logits {_vec(ex['grad_logits'], '{:+.4f}')}; "
+            f"after one SGD step (lr {ex['lr']:g}) the loss is {ex['loss_after']:.4f}"
+        )
         results, matched, metrics, missing = {}, {}, {}, {}
         for i, name in enumerate(n.strip() for n in args.datasets.split(",")):
             try:
@@ -155,6 +253,9 @@ def main(args: Args) -> dict:
         if matched:
             run.save_fig(matched_figure(matched, args), "step_matched_curves")
         metrics["arena_reported_mnist_accuracy"] = ARENA_MNIST_ACCURACY
+        metrics["worked_example_loss"] = ex["loss"]
+        metrics["worked_example_grad_logits"] = ex["grad_logits"].tolist()
+        metrics["worked_example_loss_after_step"] = ex["loss_after"]
         return run.finish(metrics)
 
 

@@ -7,6 +7,8 @@
 3. A deliberately wrong backward (tanh' written as 1 - tanh instead of 1 - tanh^2) is caught.
 4. Random expression graphs (the same generator idea as tests/autograd/test_property_engines.py):
    how many agree with torch.autograd.
+The mechanism diagram is the check itself on tanh of a 2 x 2 input along a direction v: the
+numeric slopes, the correct backward and the planted bug side by side.
 
 Run:  arena run 24 [--smoke] [--publish]   (or python 04_backprop/day_024_grad_check.py)
 Full run: ~5 s on 2 CPU cores. Smoke: ~3 s.
@@ -23,10 +25,11 @@ from arena_core.autograd.gradcheck import (
     finite_difference_errors,
     gradcheck_tensor,
     gradcheck_value,
+    numeric_grad,
 )
 from arena_core.autograd.nn import cross_entropy
 from arena_core.autograd.torch_compare import compare_with_torch
-from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import DayArgs, Run, diagrams, run_script
 
 
 @dataclass
@@ -46,10 +49,10 @@ def tensor_suite(rng: np.random.Generator) -> dict:
     targets = rng.integers(0, 4, 6)
     idx = np.array([0, 2, 2, 1])
     return {
-        "broadcast mul/div": (lambda a, b: a * b / (b * b + 1.0), [(3, 4), (4,)]),
+        "broadcast multiply/divide": (lambda a, b: a * b / (b * b + 1.0), [(3, 4), (4,)]),
         "matmul + relu": (lambda a, b: (a @ b).relu(), [(5, 3), (3, 4)]),
         "exp/log/sum": (lambda a: (a.exp().sum(dim=1) + 1.0).log(), [(4, 5)]),
-        "getitem repeats": (lambda a: a[idx] * a[idx], [(3, 4)]),
+        "indexing with repeats": (lambda a: a[idx] * a[idx], [(3, 4)]),
         "permute/reshape": (lambda a: a.permute(1, 0).reshape(2, -1).tanh(), [(3, 4)]),
         "maximum": (lambda a, b: a.maximum(b), [(4, 4), (4, 4)]),
         "MLP + cross-entropy": (
@@ -69,33 +72,93 @@ VALUE_SUITE = {
 
 
 def eps_figure(curves: dict) -> Figure:
-    fig = Figure(figsize=(7.5, 4.5))
+    fig = Figure(figsize=(8, 4.8))
     ax = fig.subplots()
+    colours = {("float64", "forward"): "C0", ("float64", "central"): "C1",
+               ("float32", "forward"): "C2", ("float32", "central"): "C3"}  # fmt: skip
     for (dtype, kind), c in curves.items():
         style = "-" if kind == "central" else "--"
         ax.loglog(c["eps"], np.maximum(c[kind], 1e-17), style, marker=".",
-                  label=f"{kind} difference, {dtype}")  # fmt: skip
-    ax.set(xlabel="step eps", ylabel="|finite difference - exact|",
-           title="d/dx e^x at x = 1: truncation (right) vs rounding error (left)")  # fmt: skip
-    ax.legend(fontsize=8)
+                  color=colours[(dtype, kind)], label=f"{kind} difference, {dtype}")  # fmt: skip
+        u = float(np.finfo(dtype).eps)
+        ax.axvline(u ** (0.5 if kind == "forward" else 1 / 3), color=colours[(dtype, kind)],
+                   ls=":", lw=1.2)  # fmt: skip
+    ax.plot([], [], "k:", lw=1.2, label="predicted best step, √u or u^(1/3)")
+    ax.set(xlabel="step ε", ylabel="|finite difference − exact derivative|",
+           title="d/dx eˣ at x = 1: rounding error (left), truncation error (right)")  # fmt: skip
+    ax.legend(loc="lower left", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
 
 
 def suite_figure(errors: dict[str, float]) -> Figure:
-    fig = Figure(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.8))
     ax = fig.subplots()
     names = list(errors)
-    colors = ["C3" if "buggy" in n else "C0" for n in names]
+    colors = ["C1" if "buggy" in n else "C0" for n in names]
     ax.barh(names, [max(errors[n], 1e-16) for n in names], color=colors)
     ax.set_xscale("log")
-    ax.axvline(1e-5, color="k", ls="--", lw=1, label="tolerance (rtol 1e-5)")
-    ax.set(xlabel="max relative error, autograd vs central differences (float64)",
-           title="gradcheck of both engines")  # fmt: skip
+    ax.axvline(1e-5, color="k", ls="--", lw=1, label="tolerance (relative 1e-5)")
+    ax.set(xlabel="largest relative error, backward against central differences (float64)",
+           title="gradient check of both engines, one bug planted")  # fmt: skip
     ax.invert_yaxis()
-    ax.legend(fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def worked_example() -> dict:
+    """The check on tanh of a 2 x 2 input along a fixed direction v: numeric vs both backwards."""
+    x = np.array([[0.5, -1.0], [2.0, 0.0]])
+    v = np.array([[1.0, 2.0], [-1.0, 0.5]])
+
+    def projected(arrs):
+        return float((np.tanh(arrs[0]) * v).sum())
+
+    (numeric,) = numeric_grad(projected, [x], eps=1e-6)
+    out = {"x": x, "v": v, "numeric": numeric}
+    for name, fn in [("correct", lambda t: t.tanh()), ("buggy", buggy_tanh)]:
+        leaf = Tensor(x.copy(), requires_grad=True)
+        fn(leaf).backward(v)
+        out[name] = leaf.grad.data.copy()
+    return out
+
+
+def mechanism_figure(ex: dict) -> Figure:
+    """What a gradient check computes, on tanh of a 2 x 2 input, and how it exposes a bug."""
+    fig, ax = diagrams.canvas(width=24, height=9, scale=0.42)
+    red = "#b03a2e"
+    c = 1.6
+    kw = {"cell": c, "fmt": "{:.4f}"}
+    top, bottom = 5.0, -0.6
+    diagrams.matrix(ax, ex["x"], xy=(0, top), title="input x", cell=c, fmt="{:g}")
+    diagrams.matrix(ax, ex["v"], xy=(0, bottom), title="direction v\n(random in the check)",
+                    cell=c, fmt="{:g}", cmap="Greys")  # fmt: skip
+    # numeric path (top)
+    diagrams.arrow(ax, (3.6, top + c), (13.7, top + c))
+    diagrams.label(ax, (8.6, top + c + 0.25), "for each entry x[i, j]: nudge it by ±ε (ε = 1e-6),\n"
+                   "s± = Σ v ⊙ tanh(x ± ε·e_ij), slope = (s₊ − s₋) / 2ε", fontsize=10.5,
+                   va="bottom")  # fmt: skip
+    diagrams.label(ax, (8.6, top + c - 0.35), "2 × 4 forward passes, no backward", fontsize=10,
+                   va="top", color="0.35")  # fmt: skip
+    diagrams.matrix(ax, ex["numeric"], xy=(14.0, top), title="numeric slopes", **kw)
+    # analytic path (bottom)
+    diagrams.arrow(ax, (3.6, bottom + c), (13.7, bottom + c), color=red)
+    diagrams.label(ax, (8.6, bottom + c + 0.25), "one forward, then backward(v):\nthe "
+                   "vector-Jacobian product vᵀJ", fontsize=10.5, va="bottom",
+                   color=red)  # fmt: skip
+    diagrams.matrix(ax, ex["correct"], xy=(14.0, bottom), title="backward,\n1 − tanh²", **kw)
+    gap = float(np.abs(ex["correct"] - ex["numeric"]).max())
+    diagrams.label(ax, (15.6, top - 0.45), f"↕ differ by at most {gap:.0e}", fontsize=10.5,
+                   va="top")  # fmt: skip
+    bad = [(i, j) for (i, j), d in np.ndenumerate(np.abs(ex["buggy"] - ex["numeric"])) if d > 1e-6]
+    diagrams.matrix(ax, ex["buggy"], xy=(19.6, bottom), title="backward with the bug,\n1 − tanh",
+                    highlight=bad, cmap="Oranges", **kw)  # fmt: skip
+    diagrams.label(ax, (21.2, top + 1.3), "the bug: 3 of 4 entries\ndisagree (red). At x = 0\n"
+                   "both derivatives are 1,\nso that entry cannot\nsee it.", fontsize=10.5,
+                   color=red)  # fmt: skip
+    diagrams.finish(ax)
     return fig
 
 
@@ -126,6 +189,15 @@ def main(args: Args) -> dict:
     with Run(day=24, args=args) as run:
         run.record_source("data", "synthetic float64 inputs (numpy default_rng(seed))")
         rng = np.random.default_rng(args.seed)
+        ex = worked_example()
+        run.save_fig(mechanism_figure(ex), "mechanism")
+        run.print(f"worked example, tanh at {ex['x'].tolist()} along v = {ex['v'].tolist()}:")
+        for name in ("numeric", "correct", "buggy"):
+            run.print(f"  {name:8s} {np.round(ex[name], 4).tolist()}")
+        c01 = finite_difference_errors(math.exp, math.exp, 1.0, [0.1])  # the worked example
+        at_01 = {kind: float(c01[kind][0]) for kind in ("forward", "central")}
+        run.print(f"  e^x at x = 1, eps = 0.1: forward error {at_01['forward']:.4g}, "
+                  f"central error {at_01['central']:.4g}")  # fmt: skip
 
         eps = np.logspace(-15, -1, 29)
         curves = {}
@@ -160,6 +232,11 @@ def main(args: Args) -> dict:
         return run.finish(
             {
                 **best,
+                "eps_0.1_forward_error": at_01["forward"],
+                "eps_0.1_central_error": at_01["central"],
+                "worked_example_numeric": ex["numeric"].tolist(),
+                "worked_example_backward_correct": ex["correct"].tolist(),
+                "worked_example_backward_buggy": ex["buggy"].tolist(),
                 "gradcheck_all_correct_ops_pass": all(passed[k] for k in correct),
                 "gradcheck_worst_rel_error_correct_ops": max(errors[k] for k in correct),
                 "gradcheck_catches_planted_bug": not passed["Tensor: buggy tanh (planted)"],

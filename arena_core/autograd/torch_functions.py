@@ -133,3 +133,24 @@ def saved_tensor_bytes(fn: Callable[[], Tensor]) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()
     return total
+
+
+def saved_activation_bytes(fn: Callable[[], Tensor]) -> int:
+    """Bytes of the distinct non-parameter tensors autograd keeps for backward while running `fn()`.
+
+    `saved_tensor_bytes` counts every save; a tanh output that the next matmul saves again is the
+    same memory, and the weights are in memory whether or not backward keeps them. This counts
+    each storage once and skips leaves that require grad (parameters), which leaves what
+    checkpointing can remove: the activations.
+    """
+    seen: dict[int, int] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        if not (t.is_leaf and t.requires_grad):
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 
 from arena_core.autograd.torch_functions import (
     checkpoint,
+    checkpoint_sequential,
     logsumexp,
+    saved_activation_bytes,
     saved_tensor_bytes,
     softplus,
     straight_through_round,
@@ -65,3 +67,24 @@ def test_checkpoint_matches_plain_gradients_and_saves_memory():
     full = saved_tensor_bytes(lambda: block(x, *ws).sum())
     small = saved_tensor_bytes(lambda: checkpoint(block, x, *ws).sum())
     assert small < full / 3  # inputs only vs inputs + 2 activations per layer
+
+
+def test_saved_activation_bytes_counts_each_activation_once_and_no_weights():
+    """A 9-layer tanh MLP keeps its input and 9 outputs; in 3 checkpointed blocks of 3 it keeps
+    the 3 block inputs and the last output (the loss's square saves it)."""
+    batch, width, depth = 4, 8, 9
+    x = torch.randn(batch, width)
+    ws = [torch.randn(width, width, requires_grad=True) for _ in range(depth)]
+    layer = lambda h, w: torch.tanh(h @ w)  # noqa: E731
+    one = batch * width * 4  # float32 bytes of one activation
+
+    def plain():
+        h = x
+        for w in ws:
+            h = layer(h, w)
+        return h.square().mean()
+
+    assert saved_activation_bytes(plain) == (depth + 1) * one
+    assert saved_tensor_bytes(plain) > saved_activation_bytes(plain)  # counts repeats and weights
+    ckpt = lambda: checkpoint_sequential(layer, x, ws, 3).square().mean()  # noqa: E731
+    assert saved_activation_bytes(ckpt) == 4 * one
