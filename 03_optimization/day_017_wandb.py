@@ -54,6 +54,20 @@ def scheduled_lrs(lr: float, total: int, steps: list[int]) -> dict[int, float]:
     return out
 
 
+def grad_norm_summary(logged: list[dict], steps_per_epoch: int) -> dict:
+    """First, largest (and where) and last-epoch mean of the logged gradient norms."""
+    norms = [h["train/grad_norm"] for h in logged]
+    peak = max(range(len(norms)), key=norms.__getitem__)
+    last = norms[-steps_per_epoch:]
+    return {
+        "grad_norm_first_step": norms[0],
+        "grad_norm_first_epoch_mean": sum(norms[:steps_per_epoch]) / steps_per_epoch,
+        "grad_norm_max": norms[peak],
+        "grad_norm_max_step": logged[peak]["step"],
+        "grad_norm_last_epoch_mean": sum(last) / len(last),
+    }
+
+
 def worked_example(lr: float, total: int) -> dict:
     """The post's example by hand: one record of the full run (total optimizer steps `total`)."""
     weight_grad = torch.tensor([[1.0, 2.0], [2.0, 0.0]])  # norm 3
@@ -246,6 +260,8 @@ def main(args: Args) -> dict:
             "test_loss": hist.test_loss[-1],
             "logged_steps": len(logged),
             "logged_epochs": len(epochs_logged),
+            # The shape of the logged gradient norm, read back from what the tracker received.
+            **grad_norm_summary(logged, steps_per_epoch),
         }
         if run_dir is not None:
             records = list(run_dir.glob("run-*.wandb"))
