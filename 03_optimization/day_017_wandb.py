@@ -14,6 +14,7 @@ Run:  arena run 17 [--smoke] [--publish] [--wandb-mode offline|online|disabled]
 """
 
 import csv
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,6 +53,19 @@ def scheduled_lrs(lr: float, total: int, steps: list[int]) -> dict[int, float]:
         opt.step()
         sched.step()
     return out
+
+
+def settled_size(paths: list, wait_s: float = 0.5, limit_s: float = 20.0) -> int:
+    """Total size of `paths` once it stops changing: wandb's writer process may still be
+    flushing the run file for a moment after the run has finished."""
+    size, deadline = -1, time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        now = sum(p.stat().st_size for p in paths)
+        if now == size:
+            break
+        size = now
+        time.sleep(wait_s)
+    return size
 
 
 def grad_norm_summary(logged: list[dict], steps_per_epoch: int) -> dict:
@@ -266,7 +280,7 @@ def main(args: Args) -> dict:
         if run_dir is not None:
             records = list(run_dir.glob("run-*.wandb"))
             run.log(wandb_run_dir=str(run_dir.relative_to(run.out_dir)))
-            metrics["wandb_record_bytes"] = sum(r.stat().st_size for r in records)
+            metrics["wandb_record_bytes"] = settled_size(records)
             run.print(f"wandb run written to {run_dir}; upload with: wandb sync {run_dir}")
         return run.finish(metrics)
 
