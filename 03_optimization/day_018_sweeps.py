@@ -371,16 +371,6 @@ def main(args: Args) -> dict:
         fig.tight_layout()
         run.save_fig(fig, "sweep_results")
 
-        fig = Figure(figsize=(6, 3.8))
-        ax = fig.subplots()
-        names = {"grid_sgd": "grid search, SGD", "random_adamw": "random search, AdamW"}
-        for name, trials in results.items():
-            best_so_far = np.maximum.accumulate([t.metrics["val_accuracy"] for t in trials])
-            ax.plot(range(1, len(trials) + 1), best_so_far, marker=".", label=names[name])
-        ax.set(xlabel="trial", ylabel="best validation accuracy so far", ylim=(0.5, 1.0))
-        ax.legend(loc="lower right")
-        fig.tight_layout()
-        run.save_fig(fig, "best_so_far")
         return run.finish(metrics)
 
 
