@@ -6,10 +6,12 @@ held-out 20% (validation); the best configuration is then retrained on the full 
 scored once on the test split. Every trial is appended to a JSON-lines file under
 `<out_dir>/checkpoints/`, so re-running resumes an interrupted sweep. Writes a results table
 (markdown + CSV), the equivalent W&B sweep config (YAML, for `wandb sweep`), a heatmap and a
-learning-rate-vs-accuracy plot.
+learning-rate-vs-accuracy plot. Two controls: a few grid cells near the edge of stability are
+re-run with other seeds (how much of the heatmap is noise), and a simulation of the winner's curse
+(how high the best of N equally good validation scores reads). The mechanism diagram shows the
+validation/test discipline with the simulation's small example.
 
 Run:  arena run 18 [--smoke] [--publish] [--no-resume]
-Full run: ~10 s on 2 CPU cores (54 trials). Smoke: ~5 s.
 """
 
 import csv
@@ -39,6 +41,7 @@ from arena_core.optim.training import (
     train_classifier,
 )
 from arena_core.utils import DayArgs, Run, progress, run_script
+from arena_core.utils.diagrams import arrow, box, canvas, finish, label, matrix
 
 
 @dataclass
@@ -46,10 +49,16 @@ class Args(DayArgs):
     epochs: int = 8  # training epochs per trial
     n_random: int = 30  # random-search trials (AdamW)
     resume: bool = True  # skip trials already recorded in out_dir/checkpoints
-    threads: int = 1  # torch CPU threads (tiny networks: one thread beats two)
+    threads: int = 1  # torch CPU threads (the networks are tiny)
+    n_seeds: int = 5  # seeds per grid cell in the seed-spread control
 
 
 GRID = {"lr": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0], "momentum": [0.0, 0.5, 0.9, 0.99]}
+#: Grid cells (lr, momentum) re-run over seeds: the best cell and its neighbours on the diagonal.
+SPREAD_CELLS = [(0.03, 0.9), (0.1, 0.9), (0.3, 0.5), (0.3, 0.9), (0.1, 0.99)]
+#: The winner's-curse simulation: N configurations that are all truly this accurate.
+TRUE_ACCURACY = 0.95
+
 RANDOM = {
     "lr": LogUniform(1e-4, 1e-1),
     "weight_decay": LogUniform(1e-5, 1.0),
@@ -87,6 +96,111 @@ def make_objective(task: DigitsTask, kind: str, epochs: int, seed: int):
     return objective
 
 
+def winners_curse(n_val: int, sizes, seed: int, repeats: int = 20_000) -> dict:
+    """Validation scores of N configurations (N in `sizes`), all TRUE_ACCURACY accurate, each
+    measured on `n_val` images (a binomial count). Returns one small draw (the worked example)
+    and, over many repeats, how far the best score lies above the truth on average."""
+    rng = np.random.default_rng(seed)
+    example = rng.binomial(n_val, TRUE_ACCURACY, size=5)
+    gains = {}
+    for n in sorted(set(sizes)):
+        best = rng.binomial(n_val, TRUE_ACCURACY, size=(repeats, n)).max(axis=1) / n_val
+        gains[str(n)] = float(best.mean() - TRUE_ACCURACY)
+    return {
+        "example_correct": example.tolist(),
+        "example_accuracy": (example / n_val).tolist(),
+        "n_val": n_val,
+        "true_accuracy": TRUE_ACCURACY,
+        "mean_gain_of_best": gains,
+        "std_of_one_score": float(np.sqrt(TRUE_ACCURACY * (1 - TRUE_ACCURACY) / n_val)),
+    }
+
+
+def draw_mechanism(run: Run, curse: dict, n_fit: int, n_test: int) -> None:
+    """Validation picks the winner, the test split is touched once; the best of several equally
+    good noisy scores reads high (the worked example's five draws)."""
+    fig, ax = canvas(width=15, height=8, scale=0.55)
+    fs = 11
+    n_val = curse["n_val"]
+    box(
+        ax,
+        (0, 5.6),
+        f"training split\n{n_fit + n_val:,} images",
+        width=3.2,
+        height=1.4,
+        role="input",
+        fontsize=fs,
+    )
+    box(ax, (4.4, 6.5), f"fit on {n_fit:,}", width=2.8, height=1.0, role="input", fontsize=fs)
+    box(ax, (4.4, 4.8), f"validate on {n_val}", width=2.8, height=1.0, role="input", fontsize=fs)
+    arrow(ax, (3.2, 6.5), (4.4, 7.0))
+    arrow(ax, (3.2, 6.1), (4.4, 5.3))
+    box(
+        ax,
+        (11.6, 5.6),
+        f"test split\n{n_test} images\n(used once)",
+        width=3.2,
+        height=1.4,
+        role="neutral",
+        fontsize=fs,
+    )
+    # The worked example: five configurations, all truly 95% accurate.
+    values = [100 * a for a in curse["example_accuracy"]]
+    best = int(np.argmax(values))
+    matrix(
+        ax,
+        [values],
+        xy=(0.6, 1.6),
+        fmt="{:.1f}%",
+        cmap=None,
+        cell=1.6,
+        col_labels=[f"config {i + 1}" for i in range(len(values))],
+        highlight=[(0, best)],
+        fontsize=10.5,
+    )
+    label(
+        ax,
+        (4.6, 1.0),
+        f"validation accuracy of 5 configurations, all truly "
+        f"{100 * curse['true_accuracy']:.0f}% accurate",
+        fontsize=fs,
+        style="italic",
+    )
+    arrow(ax, (5.8, 4.8), (5.8, 3.75), "score each", fontsize=10, text_offset=(0.95, -0.3))
+    box(
+        ax,
+        (10.2, 1.65),
+        f"winner reads {values[best]:.1f}%\ntruth: {100 * curse['true_accuracy']:.0f}%",
+        width=3.2,
+        height=1.5,
+        role="highlight",
+        fontsize=fs,
+    )
+    arrow(ax, (8.6, 2.4), (10.2, 2.4), "pick max", fontsize=10, text_offset=(0.0, 0.1))
+    arrow(
+        ax,
+        (13.2, 3.15),
+        (13.2, 5.6),
+        "retrain on all,\ntest once",
+        fontsize=10,
+        text_offset=(-1.35, -0.5),
+    )
+    finish(ax)
+    run.save_fig(fig, "mechanism")
+
+
+def seed_spread(task: DigitsTask, cells, seeds, epochs: int) -> dict:
+    """Validation accuracy of SGD grid cells (lr, momentum) over several training seeds."""
+    out = {}
+    for lr, momentum in cells:
+        accs = []
+        for seed in seeds:
+            objective = make_objective(task, "sgd", epochs, seed)
+            accs.append(objective({"lr": lr, "momentum": momentum})["val_accuracy"])
+        out[f"lr={lr:g}, momentum={momentum:g}"] = accs
+    return out
+
+
 def write_csv(path, trials) -> None:
     keys, mkeys = list(trials[0].config), list(trials[0].metrics)
     with path.open("w", newline="") as fh:
@@ -106,6 +220,8 @@ def main(args: Args) -> dict:
         full = load_digits_task()
         run.record_source("data", full.source + "; 20% of train held out for validation")
         task = validation_task(full, args.seed)
+        curse = winners_curse(len(task.test.y), (5, len(grid(GRID)), args.n_random), args.seed)
+        draw_mechanism(run, curse, len(task.train.y), len(full.test.y))
 
         sweeps = {
             "grid_sgd": (grid(grid_space), "sgd"),
@@ -138,7 +254,7 @@ def main(args: Args) -> dict:
         run.add_file(sweep_yaml)
 
         # Retrain each sweep's best configuration on the full training split; test once.
-        metrics = {}
+        metrics = {"winners_curse": curse}
         for name, trials in results.items():
             best = max(trials, key=lambda t: t.metrics["val_accuracy"])
             kind = sweeps[name][1]
@@ -159,6 +275,43 @@ def main(args: Args) -> dict:
             for key, value in best.config.items():
                 metrics[f"{name}_best_{key}"] = value
             metrics[f"{name}_trials"] = len(trials)
+
+        # Control: how much do cells near the edge of stability move with the training seed?
+        seeds = list(range(2 if args.smoke else args.n_seeds))
+        cells = SPREAD_CELLS[:2] if args.smoke else SPREAD_CELLS
+        spread = seed_spread(task, cells, seeds, epochs)
+        metrics["seed_spread_val_accuracy"] = spread
+        fig = Figure(figsize=(8, 3.8))
+        ax = fig.subplots()
+        for i, accs in enumerate(spread.values()):
+            ax.plot(
+                [i] * len(accs),
+                accs,
+                "o",
+                color="C0",
+                alpha=0.6,
+                ms=7,
+                label="one training seed" if i == 0 else None,
+            )
+            ax.plot(
+                [i - 0.25, i + 0.25],
+                [np.mean(accs)] * 2,
+                color="C1",
+                lw=2,
+                label="mean over seeds" if i == 0 else None,
+            )
+        ax.set_xticks(range(len(spread)))
+        ax.set_xticklabels(
+            [c.replace(", ", "\n").replace("lr", "η").replace("momentum", "μ") for c in spread]
+        )
+        ax.set(
+            ylabel="validation accuracy",
+            xlabel="SGD grid cell",
+            title=f"the same cell, {len(seeds)} training seeds ({epochs} epochs)",
+        )
+        ax.legend(loc="best")
+        fig.tight_layout()
+        run.save_fig(fig, "seed_spread")
 
         # Figures: grid heatmap; validation accuracy against learning rate for both searches.
         g = results["grid_sgd"]
@@ -187,7 +340,7 @@ def main(args: Args) -> dict:
                 ha="center",
                 va="center",
                 color="w" if value < 0.6 else "k",
-                fontsize=8,
+                fontsize=9.5,
             )
         ax_heat.set(
             xticks=range(len(lrs)),
@@ -196,9 +349,10 @@ def main(args: Args) -> dict:
             yticklabels=[f"{v:g}" for v in moms],
             xlabel="learning rate",
             ylabel="momentum",
-            title=f"grid search, SGD: validation accuracy ({epochs} epochs)",
+            title=f"grid search, SGD ({epochs} epochs per trial)",
         )
-        fig.colorbar(im, ax=ax_heat, fraction=0.046)
+        ax_heat.grid(False)
+        fig.colorbar(im, ax=ax_heat, fraction=0.046, label="validation accuracy")
         r = results["random_adamw"]
         sc = ax_lr.scatter(
             [t.config["lr"] for t in r],
@@ -207,27 +361,16 @@ def main(args: Args) -> dict:
             cmap="plasma",
             s=[t.config["hidden"] / 2 for t in r],
         )
-        fig.colorbar(sc, ax=ax_lr, fraction=0.046, label="log10 weight decay")
+        fig.colorbar(sc, ax=ax_lr, fraction=0.046, label="weight decay (log10)")
         ax_lr.set(
             xscale="log",
             xlabel="learning rate",
             ylabel="validation accuracy",
-            title="random search, AdamW (marker size = width)",
+            title="random search, AdamW (marker size = hidden width)",
         )
-        ax_lr.grid(alpha=0.3)
         fig.tight_layout()
         run.save_fig(fig, "sweep_results")
 
-        fig = Figure(figsize=(6, 3.8))
-        ax = fig.subplots()
-        for name, trials in results.items():
-            best_so_far = np.maximum.accumulate([t.metrics["val_accuracy"] for t in trials])
-            ax.plot(range(1, len(trials) + 1), best_so_far, marker=".", label=name)
-        ax.set(xlabel="trial", ylabel="best validation accuracy so far", ylim=(0.5, 1.0))
-        ax.legend()
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        run.save_fig(fig, "best_so_far")
         return run.finish(metrics)
 
 
