@@ -168,13 +168,15 @@ def residual_figure(norms: dict[str, torch.Tensor], update: torch.Tensor, title:
     ax.plot(layers, norms["attn_out"], "-s", ms=3, label="what attention adds")
     ax.plot(layers, norms["mlp_out"], "-^", ms=3, label="what the MLP adds")
     ax.set_yscale("log")
-    ax.set_ylabel("mean L2 norm per token")
+    ax.set_ylabel("mean L2 norm per token (log)")
     ax.set_title(title)
     ax.legend(loc="best")
     ax2.plot(layers, update, "-o", ms=3, color="C2")
-    ax2.set_ylabel("block's change / stream\n(relative size)")
+    ax2.set_ylabel("block's change / stream\n(relative size, log)")
     ax2.set_xlabel("block")
-    ax2.set_ylim(0, None)
+    ax2.set_yscale("log")
+    ax2.axhline(1.0, ls="--", lw=1, color="0.5")
+    ax2.text(len(update) - 1, 1.1, "as large as the stream", ha="right", va="bottom", fontsize=9)
     fig.tight_layout()
     return fig
 
