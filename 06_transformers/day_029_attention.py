@@ -1,6 +1,10 @@
 """Day 29 — Attention: causal self-attention from scratch, checked against our module, and what
 real attention heads do on a real sentence (previous-token, induction and "sink" heads).
 
+The mechanism diagram is the post's worked example: three tokens with 4-number vectors, pushed
+through our `Attention` module (identity weights) to show scores, the causal mask, the pattern and
+the weighted sum of values.
+
 Run:  arena run 29 [--smoke] [--publish]   (or python 06_transformers/day_029_attention.py)
 Full run: ~30 s on 2 CPU cores with SmolLM2-135M (offline; first use converts the GGUF, ~45 s).
 Smoke: ~3 s (a tiny random GPT-2 with the real GPT-2 tokenizer).
@@ -10,22 +14,24 @@ import math
 from dataclasses import dataclass
 
 import torch
+from matplotlib.figure import Figure
 
 from arena_core.models import gpt2_tokenizer, load_model
 from arena_core.transformer import GPT2, TransformerConfig
+from arena_core.transformer.attention import Attention
 from arena_core.transformer.patterns import (
     first_token_scores,
     induction_scores,
-    plot_head_scores,
-    plot_patterns,
     prev_token_scores,
 )
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils.diagrams import arrow, canvas, finish, label, matrix
 
-SENTENCE = (
-    "When Mary and John went to the store, John gave a drink to Mary. "
-    "When Mary and John went to the store, John gave a drink to"
-)
+SENTENCE = "Mary gave John a drink. Mary gave John a"
+
+#: The worked example of the post: three tokens, d_model = d_head = 4, so sqrt(d_head) = 2.
+EXAMPLE_TOKENS = ["the", "cat", "sat"]
+EXAMPLE_X = [[1.0, 0.0, 1.0, 0.0], [0.0, 2.0, 0.0, 0.0], [1.0, 2.0, 1.0, 0.0]]
 
 
 @dataclass
@@ -59,8 +65,115 @@ def attention_from_scratch(x, attn) -> tuple[torch.Tensor, torch.Tensor]:
     return pattern, out if attn.b_O is None else out + attn.b_O
 
 
+def worked_example() -> dict[str, list]:
+    """The three-token example through our Attention module with W_Q = W_K = W_V = W_O = I.
+
+    Returns the masked scores, the pattern (both read from the module's hooks) and the output."""
+    cfg = TransformerConfig(d_model=4, n_heads=1, d_head=4, n_layers=1, d_mlp=4, d_vocab=4)
+    attn = Attention(cfg, bias=True)
+    seen = {}
+    with torch.no_grad():
+        for W in (attn.W_Q, attn.W_K, attn.W_V, attn.W_O):
+            W.copy_(torch.eye(4)[None])
+        attn.hook_attn_scores.add_hook(lambda t, hook: seen.setdefault("scores", t))
+        attn.hook_pattern.add_hook(lambda t, hook: seen.setdefault("pattern", t))
+        out = attn(torch.tensor([EXAMPLE_X]))
+    return {
+        "x": EXAMPLE_X,
+        "scores": seen["scores"][0, 0].tolist(),
+        "pattern": seen["pattern"][0, 0].tolist(),
+        "output": out[0].tolist(),
+    }
+
+
+def mechanism_figure() -> Figure:
+    """Scores, causal mask, softmax and weighted sum on the worked example."""
+    ex = worked_example()
+    fig, ax = canvas(width=12, height=10, scale=0.6)
+    rows = EXAMPLE_TOKENS
+    sat = [(2, j) for j in range(3)]
+    matrix(ax, ex["x"], xy=(0, 6.5), title="x  (so q = k = v = x)", row_labels=rows, fmt="{:g}")
+    arrow(ax, (4.3, 8.0), (6.7, 8.0), r"$q_i \cdot k_j \,/\, \sqrt{4}$")
+    label(ax, (5.5, 7.55), "mask the future", fontsize=9, color="0.25")
+    matrix(
+        ax,
+        ex["scores"],
+        xy=(7.5, 6.5),
+        title="scores",
+        row_labels=rows,
+        col_labels=rows,
+        fmt="{:g}",
+        cmap=None,
+        highlight=sat,
+    )
+    arrow(ax, (9.0, 6.2), (9.0, 4.6))
+    label(ax, (9.25, 5.4), "softmax of each row", ha="left", fontsize=9.5, color="0.25")
+    matrix(
+        ax,
+        ex["pattern"],
+        xy=(7.5, 0),
+        title="pattern",
+        row_labels=rows,
+        col_labels=rows,
+        fmt="{:.3f}",
+        cmap="Greens",
+        cell=1.2,
+        highlight=sat,
+    )
+    arrow(ax, (6.7, 1.5), (4.9, 1.5), "times v")
+    matrix(
+        ax,
+        ex["output"],
+        xy=(0, 0),
+        title="output: weighted sum of v",
+        row_labels=rows,
+        fmt="{:.3f}",
+        cmap="Oranges",
+        cell=1.15,
+        highlight=[(2, j) for j in range(4)],
+    )
+    finish(ax)
+    return fig
+
+
+def head_scores_figure(scores: dict[str, torch.Tensor], title: str) -> Figure:
+    """One heatmap per score (layers down, heads across) and one shared colour bar."""
+    fig = Figure(figsize=(3.2 * len(scores) + 1, 4.6))
+    axes = fig.subplots(1, len(scores), sharey=True)
+    for ax, (name, s) in zip(axes, scores.items(), strict=True):
+        im = ax.imshow(s.float(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_title(name)
+        ax.set_xticks(range(s.shape[1]))
+        ax.set_xlabel("head")
+        ax.grid(False)
+    axes[0].set_ylabel("layer")
+    fig.colorbar(im, ax=list(axes), fraction=0.03, label="mean attention weight")
+    fig.suptitle(title)
+    return fig
+
+
+def pattern_figure(patterns: torch.Tensor, labels: list[str], titles: list[str]) -> Figure:
+    """Heads' patterns on the sentence, big enough to read every token."""
+    fig = Figure(figsize=(4.2 * len(titles), 4.6))
+    axes = fig.subplots(1, len(titles))
+    for ax, pattern, title in zip(axes, patterns, titles, strict=True):
+        im = ax.imshow(pattern.float(), cmap="Blues", vmin=0, vmax=1)
+        ticks = range(len(labels))
+        ax.set_xticks(ticks, labels, rotation=90)
+        ax.set_yticks(ticks, labels)
+        ax.set_xlabel("key (attended to)")
+        ax.set_ylabel("query (attending)")
+        ax.set_title(title)
+        ax.grid(False)
+    fig.colorbar(im, ax=list(axes), fraction=0.03, label="attention weight")
+    return fig
+
+
 def main(args: Args) -> dict:
     with Run(day=29, args=args) as run:
+        run.save_fig(mechanism_figure(), "mechanism")
+        example = worked_example()
+        run.log(worked_example={k: example[k] for k in ("pattern", "output")})
         if args.smoke:
             tokenizer = gpt2_tokenizer()
             cfg = TransformerConfig(
@@ -114,12 +227,9 @@ def main(args: Args) -> dict:
                 [first_token_scores(cache["pattern", i]) for i in range(cfg.n_layers)]
             ),
         }
-        run.save_fig(
-            plot_head_scores(
-                scores, f"{cfg.name}: head scores on a repeated random block of {block} tokens"
-            ),
-            "head_scores",
-        )
+        name = "tiny random GPT-2" if args.smoke else "SmolLM2-135M-Instruct"
+        title = f"{name}: every head on a random block of {block} tokens, repeated"
+        run.save_fig(head_scores_figure(scores, title), "head_scores")
         best = {}
         for name, s in scores.items():
             flat = int(s.argmax())
@@ -128,15 +238,26 @@ def main(args: Args) -> dict:
         # 3. those heads' patterns on a real sentence
         with torch.no_grad():
             _, sent = model.run_with_cache(ids, names_filter=lambda n: n.endswith("hook_pattern"))
-        picks = [sent["pattern", layer][0, head] for layer, head, _ in best.values()]
-        titles = [f"{name}: L{layer}H{head}" for name, (layer, head, _) in best.items()]
-        fig = plot_patterns(
-            torch.stack(picks),
-            labels,
-            titles,
-            title=f"{cfg.name}: attention patterns (query = row, key = column)",
-        )
-        run.save_fig(fig, "sentence_patterns")
+        shown = ["previous token", "induction"]  # the sink head is one dark column
+        picks = [sent["pattern", best[k][0]][0, best[k][1]] for k in shown]
+        titles = [f"{k} head\n(layer {best[k][0]}, head {best[k][1]})" for k in shown]
+        run.save_fig(pattern_figure(torch.stack(picks), labels, titles), "sentence_patterns")
+        # the induction head on repeated tokens: weight on "the token after my earlier copy"
+        induction = picks[1]
+        copies = []
+        for i in range(1, ids.shape[1]):
+            earlier = [j for j in range(i - 1) if ids[0, j] == ids[0, i]]
+            if earlier:
+                j = earlier[-1] + 1
+                copies.append(
+                    {
+                        "query": labels[i],
+                        "attends_to": labels[j],
+                        "weight": float(induction[i, j]),
+                        "weight_on_first_token": float(induction[i, 0]),
+                    }
+                )
+        run.log(induction_head_on_sentence=copies)
 
         metrics = {
             "n_tokens_sentence": ids.shape[1],

@@ -2,7 +2,9 @@
 
 Checks each part against an independent implementation (torch's norms, HuggingFace's GPT-2 and
 Llama MLPs, HF's per-layer hidden states of SmolLM2) and measures how the residual stream grows
-through the 30 blocks of SmolLM2-135M on a Shakespeare passage.
+through the 30 blocks of SmolLM2-135M-Instruct on a Shakespeare passage, and how large each
+block's write is next to the stream it is added to. The mechanism diagram shows a pre-norm block
+and RMSNorm on a 4-number example (the same output for x and 100 x).
 
 Run:  arena run 30 [--smoke] [--publish]   (or python 06_transformers/day_030_blocks.py)
 Full run: ~1 min on 2 CPU cores (loads HF's SmolLM2 from the GGUF as the reference, ~15 s).
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyBboxPatch
 from transformers import GPT2Config, LlamaConfig, LlamaForCausalLM
 from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
 
@@ -22,6 +25,7 @@ from arena_core.models import load_hf_smollm2, load_smollm2, smollm2_tokenizer
 from arena_core.transformer import GeluMLP, LayerNorm, Llama, RMSNorm, TransformerConfig
 from arena_core.transformer.weights import llama_config_from_hf, llama_state_dict_from_hf
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils.diagrams import arrow, box, canvas, finish, label, matrix
 
 
 @dataclass
@@ -82,25 +86,104 @@ def models(smoke: bool):
     return ours, load_hf_smollm2(), source + " vs HF LlamaForCausalLM from the same GGUF"
 
 
-def residual_figure(norms: dict[str, torch.Tensor], name: str) -> Figure:
-    fig = Figure(figsize=(8, 4.2))
-    ax = fig.add_subplot(1, 1, 1)
+#: The worked example of the post: one token's residual vector with d_model = 4.
+EXAMPLE = [1.0, 3.0, 5.0, 1.0]
+
+
+def rmsnorm_example() -> dict[str, list[float]]:
+    """Our RMSNorm (gain w = 1) on the example and on 100 times the example."""
+    norm = RMSNorm(len(EXAMPLE), eps=1e-5)
+    x = torch.tensor([[EXAMPLE]])  # [batch pos d_model]
+    with torch.no_grad():
+        return {
+            "x": EXAMPLE,
+            "norm_x": norm(x)[0, 0].tolist(),
+            "100x": (100 * x)[0, 0].tolist(),
+            "norm_100x": norm(100 * x)[0, 0].tolist(),
+        }
+
+
+def mechanism_figure() -> Figure:
+    """A pre-norm block on the residual stream, and RMSNorm on the worked example."""
+    ex = rmsnorm_example()
+    fig, ax = canvas(width=10.5, height=14.5, scale=0.55)
+    # top: the residual stream, read through a norm and written to by addition
+    box(ax, (0, 5.4), "embedding", width=2.4, height=0.8, role="input")
+    box(ax, (0, 13.4), "unembed", width=2.4, height=0.8, role="output")
+    sx = 1.2
+    arrow(ax, (sx, 6.2), (sx, 13.4))
+    label(ax, (sx - 0.3, 8.0), "residual stream", rotation=90, fontsize=9.5, color="0.3")
+    ax.add_patch(
+        FancyBboxPatch(
+            (0.55, 6.45),
+            7.9,
+            6.1,
+            boxstyle="round,pad=0.05",
+            fill=False,
+            ls="--",
+            ec="0.55",
+        )
+    )
+    label(ax, (6.6, 13.8), "one block\n(SmolLM2 stacks 30)", fontsize=9.5, color="0.3")
+    for y, name, plus in [(6.8, "attention", 9.0), (9.8, "MLP", 12.0)]:
+        arrow(ax, (sx, y + 0.4), (3.0, y + 0.4), "read")
+        box(ax, (3.0, y), "RMSNorm", width=2.0, height=0.8, role="op")
+        arrow(ax, (5.0, y + 0.4), (5.9, y + 0.4))
+        box(ax, (5.9, y), name, width=2.0, height=0.8, role="param")
+        arrow(ax, (6.9, y + 0.8), (sx + 0.25, plus), curve=0.3)
+        label(ax, (3.6, plus - 0.1), "add the output", fontsize=9.5, color="0.25")
+        ax.add_patch(Circle((sx, plus), 0.22, fc="white", ec="0.25", lw=1.2, zorder=3))
+        label(ax, (sx, plus), "+", fontsize=12, zorder=4)
+    # bottom: RMSNorm on the example, and on 100 times the example
+    for y, key, out, title, rms in [
+        (2.9, "x", "norm_x", "x", "3"),
+        (0.6, "100x", "norm_100x", "100 x", "300"),
+    ]:
+        matrix(ax, [ex[key]], xy=(0, y), title=title, fmt="{:g}", cell=0.95)
+        arrow(ax, (4.0, y + 0.48), (5.5, y + 0.48), f"/ {rms}")
+        matrix(
+            ax,
+            [ex[out]],
+            xy=(5.6, y),
+            title=f"RMSNorm({title})",
+            fmt="{:.3f}",
+            cmap="Greens",
+            cell=1.2,
+        )
+    label(
+        ax,
+        (5.2, -0.2),
+        r"$\mathrm{rms}(x) = \sqrt{(1 + 9 + 25 + 1)\,/\,4} = 3$",
+        fontsize=10.5,
+    )
+    finish(ax)
+    return fig
+
+
+def residual_figure(norms: dict[str, torch.Tensor], update: torch.Tensor, title: str) -> Figure:
+    fig = Figure(figsize=(8, 6.4))
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     layers = torch.arange(len(norms["resid_pre"]))
-    ax.plot(layers, norms["resid_pre"], "k-o", ms=3, label="residual stream (block input)")
-    ax.plot(layers, norms["attn_out"], "-s", ms=3, label="attention output (written)")
-    ax.plot(layers, norms["mlp_out"], "-^", ms=3, label="MLP output (written)")
+    ax.plot(layers, norms["resid_pre"], "k-o", ms=3, label="residual stream entering the block")
+    ax.plot(layers, norms["attn_out"], "-s", ms=3, label="what attention adds")
+    ax.plot(layers, norms["mlp_out"], "-^", ms=3, label="what the MLP adds")
     ax.set_yscale("log")
-    ax.set_xlabel("block")
     ax.set_ylabel("mean L2 norm per token (log)")
-    ax.set_title(f"{name}: what each block reads and writes (position 0 excluded)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="best")
+    ax2.plot(layers, update, "-o", ms=3, color="C2")
+    ax2.set_ylabel("block's change / stream\n(relative size, log)")
+    ax2.set_xlabel("block")
+    ax2.set_yscale("log")
+    ax2.axhline(1.0, ls="--", lw=1, color="0.5")
+    ax2.text(len(update) - 1, 1.1, "as large as the stream", ha="right", va="bottom", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def main(args: Args) -> dict:
     with Run(day=30, args=args) as run:
+        run.save_fig(mechanism_figure(), "mechanism")
         metrics = {k: float(v) for k, v in norm_and_mlp_parity().items()}
         ours, hf, source = models(args.smoke)
         run.record_source("model", source)
@@ -140,14 +223,34 @@ def main(args: Args) -> dict:
             k: torch.stack([cache[k, i][0, 1:].norm(dim=-1).mean() for i in range(n)])
             for k in ("resid_pre", "attn_out", "mlp_out")
         }
+        # how big is a block's write next to the stream it is added to? |post - pre| / |pre|
+        update = torch.stack(
+            [
+                (
+                    (cache["resid_post", i][0, 1:] - cache["resid_pre", i][0, 1:]).norm(dim=-1)
+                    / cache["resid_pre", i][0, 1:].norm(dim=-1)
+                ).mean()
+                for i in range(n)
+            ]
+        )
         # position 0 is the attention sink in Llama models: its residual norm is huge; show it
         sink = torch.stack([cache["resid_post", i][0, 0].norm() for i in range(n)])
         metrics.update(
             resid_norm_first_block=float(norms["resid_pre"][0]),
             resid_norm_last_block=float(cache["resid_post", n - 1][0, 1:].norm(dim=-1).mean()),
             resid_norm_position0_max=float(sink.max()),
+            relative_update_block0=float(update[0]),
+            relative_update_median_later_blocks=float(update[1:].median()),
+            relative_update_max_later_blocks=float(update[1:].max()),
+            relative_update_argmax_later_blocks=int(update[1:].argmax()) + 1,
+            rmsnorm_example=rmsnorm_example(),
         )
-        run.save_fig(residual_figure(norms, ours.cfg.name), "residual_stream")
+        title = (
+            "tiny random Llama on random tokens"
+            if args.smoke
+            else "SmolLM2-135M-Instruct on Richard III (position 0 left out)"
+        )
+        run.save_fig(residual_figure(norms, update, title), "residual_stream")
         return run.finish(metrics)
 
 

@@ -1,6 +1,10 @@
 """Day 31 — The full GPT-2 architecture: parameter counts of all four sizes from their configs,
 logit parity with HuggingFace's GPT2LMHeadModel holding the same random weights, and a diagram.
 
+The mechanism diagram is GPT-2 small's data path, bottom to top, with each part's parameter
+count (from a model built on the meta device). The post's worked example counts a tiny config by
+hand (`TINY`); the run logs what our code counts for it.
+
 Run:  arena run 31 [--smoke] [--publish]   (or python 06_transformers/day_031_gpt2.py)
 Full run: ~10 s on 2 CPU cores (a random GPT-2 small, 124M parameters, twice).
 Smoke: ~3 s (a tiny config).
@@ -16,6 +20,14 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from arena_core.models import gpt2_from_hf_model
 from arena_core.transformer import GPT2, GPT2_CONFIGS, TransformerConfig
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils.diagrams import arrow, box, canvas, finish, label
+
+#: The worked example of the post: small enough to count with a pencil.
+TINY = TransformerConfig(
+    d_model=4, n_layers=2, n_heads=2, d_head=2, d_mlp=16, d_vocab=10, n_ctx=8, name="tiny"
+)
+#: Display names of the four released sizes.
+SIZE_NAMES = {"gpt2": "small", "gpt2-medium": "medium", "gpt2-large": "large", "gpt2-xl": "XL"}
 
 
 @dataclass
@@ -59,73 +71,106 @@ def hf_count(cfg: TransformerConfig) -> int:
     return hf.num_parameters()
 
 
+def count_by_module(cfg: TransformerConfig) -> dict[str, int]:
+    """Parameters of each part that the diagram draws (one block's parts counted once)."""
+    with torch.device("meta"):
+        model = GPT2(cfg, init=False)
+    parts: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        if name.startswith("blocks.") and not name.startswith("blocks.0."):
+            continue
+        key = name.removeprefix("blocks.0.").split(".")[0]
+        parts[key] = parts.get(key, 0) + p.numel()
+    return parts
+
+
 def counts_figure(counts: dict[str, dict[str, int]]) -> Figure:
     fig = Figure(figsize=(7.5, 4))
     ax = fig.add_subplot(1, 1, 1)
-    names = list(counts)
-    bottom = torch.zeros(len(names))
+    names = [SIZE_NAMES.get(n, n) for n in counts]
+    bottom = torch.zeros(len(names), dtype=torch.float64)
     for part in next(iter(counts.values())):
-        vals = torch.tensor([counts[n][part] / 1e6 for n in names], dtype=torch.float64)
+        vals = torch.tensor([c[part] / 1e6 for c in counts.values()], dtype=torch.float64)
         ax.bar(names, vals, bottom=bottom, label=part)
         bottom += vals
     for i, total in enumerate(bottom):
-        ax.text(i, float(total) + 20, f"{float(total):,.0f}M", ha="center", fontsize=9)
+        ax.text(i, float(total) + 20, f"{float(total):,.0f}M", ha="center", fontsize=9.5)
+    ax.set_xlabel("GPT-2 size")
     ax.set_ylabel("parameters (millions)")
-    ax.set_title("GPT-2 parameter counts by component (tied unembedding)")
-    ax.legend(fontsize=8)
+    ax.set_title("Where GPT-2's parameters are (unembedding tied to the embedding)")
+    ax.legend(loc="upper left")
     ax.set_ylim(0, float(bottom.max()) * 1.12)
     fig.tight_layout()
     return fig
 
 
-def architecture_figure(cfg: TransformerConfig) -> Figure:
-    """Boxes and arrows: the data path with tensor shapes from the config."""
-    fig = Figure(figsize=(6.5, 8))
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 15)
-    ax.axis("off")
-    d, v, h, e, m = cfg.d_model, cfg.d_vocab, cfg.n_heads, cfg.d_head, cfg.d_mlp
-
-    def box(y, text, color, x=2.5, w=5):
-        ax.add_patch(FancyBboxPatch((x, y), w, 0.8, boxstyle="round,pad=0.05", fc=color, ec="k"))
-        ax.text(x + w / 2, y + 0.4, text, ha="center", va="center", fontsize=8)
-
-    def arrow(y0, y1, x=5):
-        ax.annotate("", (x, y1), (x, y0), arrowprops=dict(arrowstyle="->"))
-
-    box(0.2, f"tokens [batch pos]  (ids < {v:,})", "#eeeeee")
-    box(1.5, f"W_E [{v:,} {d}] (token) + W_pos [{cfg.n_ctx} {d}] (position)", "#cfe2f3")
-    arrow(1.0, 1.5)
+def mechanism_figure(cfg: TransformerConfig) -> Figure:
+    """GPT-2's data path, bottom to top, with each part's shapes and parameter count."""
+    n = count_by_module(cfg)
+    d, v, h, e, m, L = cfg.d_model, cfg.d_vocab, cfg.n_heads, cfg.d_head, cfg.d_mlp, cfg.n_layers
+    block = n["ln1"] + n["attn"] + n["ln2"] + n["mlp"]
+    total = sum(n.values()) + (L - 1) * block
+    fig, ax = canvas(width=13, height=17, scale=0.55)
+    w, x, cx = 7.6, 0.0, 3.8  # box width, left edge, centre
+    cnt = 8.2  # left edge of the count column
+    rows = [  # (y, text, role, count text)
+        (0.0, "token ids  [batch, pos]", "neutral", ""),
+        (1.6, f"token embedding W_E  [{v:,} x {d}]", "input", f"{n['embed']:,}"),
+        (2.8, f"+ position embedding W_pos  [{cfg.n_ctx:,} x {d}]", "input", f"{n['pos_embed']:,}"),
+        (4.6, f"LayerNorm 1: gain and bias, {d} each", "op", f"{n['ln1']:,}"),
+        (
+            5.9,
+            f"attention: {h} heads of {e}\nW_Q, W_K, W_V, W_O: {d} x {d} each, + biases",
+            "param",
+            f"{n['attn']:,}",
+        ),
+        (7.4, "add to the residual stream", "output", ""),
+        (8.7, f"LayerNorm 2: gain and bias, {d} each", "op", f"{n['ln2']:,}"),
+        (
+            10.0,
+            f"MLP: W_in  {d} x {m:,},  GELU,\nW_out  {m:,} x {d}, + biases",
+            "param",
+            f"{n['mlp']:,}",
+        ),
+        (11.5, "add to the residual stream", "output", ""),
+        (13.4, f"final LayerNorm  ({d})", "op", f"{n['ln_final']:,}"),
+        (14.7, "unembed: W_U = W_E transposed (tied)", "input", "0 new"),
+        (16.0, f"logits  [batch, pos, {v:,}]", "neutral", ""),
+    ]
+    label(ax, (cnt + 1.9, 17.4), "parameters", fontsize=10.5, fontweight="bold")
+    heights = {5.9: 1.1, 10.0: 1.1}
+    prev_top = None
+    for y, text, role, count in rows:
+        hgt = heights.get(y, 0.8)
+        box(ax, (x, y), text, width=w, height=hgt, role=role, fontsize=9.5)
+        if count:
+            label(ax, (cnt + 3.6, y + hgt / 2), count, ha="right", fontsize=10)
+        if prev_top is not None and y > prev_top + 0.15 and y != 2.8:
+            arrow(ax, (cx, prev_top), (cx, y))
+        prev_top = y + hgt
     ax.add_patch(
         FancyBboxPatch(
-            (1.2, 2.9), 7.6, 7.4, boxstyle="round,pad=0.1", fc="none", ec="gray", ls="--"
+            (-0.35, 4.3),
+            w + 0.7 + 4.3,
+            8.25,
+            boxstyle="round,pad=0.05",
+            fill=False,
+            ls="--",
+            ec="0.5",
         )
     )
-    ax.text(1.3, 10.1, f"block x {cfg.n_layers}", fontsize=9, color="gray")
-    box(3.2, f"LayerNorm ln1  ({d})", "#fff2cc")
-    box(
-        4.4,
-        f"attention: {h} heads x d_head {e};  W_Q, W_K, W_V [{h} {d} {e}],\n"
-        f"causal softmax(q k / sqrt({e})) v;  W_O [{h} {e} {d}]",
-        "#f4cccc",
-        x=1.8,
-        w=6.4,
+    label(
+        ax,
+        (cnt + 1.9, 11.9),
+        f"one block: {block:,}\nx {L} blocks: {L * block:,}",
+        fontsize=10,
+        color="0.25",
     )
-    box(5.7, "resid_mid = resid_pre + attn_out", "#d9ead3")
-    box(6.9, f"LayerNorm ln2  ({d})", "#fff2cc")
-    box(8.1, f"MLP: W_in [{d} {m}] -> GELU -> W_out [{m} {d}]", "#f4cccc")
-    box(9.3, "resid_post = resid_mid + mlp_out", "#d9ead3")
-    for y0, y1 in [(2.3, 3.2), (4.0, 4.4), (5.2, 5.7), (6.5, 6.9), (7.7, 8.1), (8.9, 9.3)]:
-        arrow(y0, y1)
-    box(11.0, f"final LayerNorm ({d})", "#fff2cc")
-    arrow(10.1, 11.0)
-    box(12.3, f"unembed W_U = W_E^T [{d} {v:,}]", "#cfe2f3")
-    arrow(11.8, 12.3)
-    box(13.6, f"logits [batch pos {v:,}]", "#eeeeee")
-    arrow(13.1, 13.6)
-    ax.set_title(f"{cfg.name}: the residual stream, bottom to top", fontsize=10)
-    fig.tight_layout()
+    for low, high in [(4.4, 7.8), (8.8, 11.9)]:  # the residual connections skip each part
+        arrow(ax, (-0.05, low), (-0.05, high), curve=-0.6, color="0.45")
+    label(ax, (-1.5, 6.1), "residual", fontsize=9, color="0.45", rotation=90)
+    label(ax, (cnt + 1.9, 0.4), f"total:\n{total:,}", fontsize=10.5, fontweight="bold")
+    finish(ax)
     return fig
 
 
@@ -145,12 +190,22 @@ def main(args: Args) -> dict:
             "HF GPT2LMHeadModel built from GPT2Config",
         )
         counts = {name: count_by_part(cfg) for name, cfg in GPT2_CONFIGS.items()}
+        run.log(params_by_part=counts)
         metrics = {}
         for name, cfg in GPT2_CONFIGS.items():
             metrics[f"n_params_{name}"] = sum(counts[name].values())
             metrics[f"n_params_{name}_hf"] = hf_count(cfg)
         run.save_fig(counts_figure(counts), "param_counts")
-        run.save_fig(architecture_figure(GPT2_CONFIGS["gpt2"]), "architecture")
+        run.save_fig(mechanism_figure(GPT2_CONFIGS["gpt2"]), "mechanism")
+        tiny = count_by_part(TINY)
+        run.log(
+            tiny_example={
+                "config": "d_model 4, 2 layers, 2 heads of 2, d_mlp 16, vocab 10, 8 positions",
+                "by_part": tiny,
+                "total": sum(tiny.values()),
+                "by_module_one_block": count_by_module(TINY),
+            }
+        )
 
         if args.smoke:
             hf_cfg = GPT2Config(

@@ -5,8 +5,9 @@ Part 1 trains a character-level GPT-2-style model on Shakespeare's plays (offlin
 Part 2 compares decoding methods on a pretrained model — SmolLM2-135M offline (`--model
 smollm2-135m`), GPT-2 when it is cached or online (`--model gpt2`), or the model from part 1
 (`--model shakespeare`): greedy, beam search, temperature, top-k, top-p, frequency penalty; sweeps
-temperature and top-p and plots diversity (distinct-n) and mean log-probability; and times
-generation with and without the KV cache.
+temperature and top-p and plots diversity (distinct-2) against mean log-probability; and times
+generation with and without the KV cache (numbers only). The mechanism diagram shows what
+temperature and top-p do to one small next-token distribution.
 
 Run:  arena run 33 [--smoke] [--publish] [--model gpt2]
       (or python 06_transformers/day_033_sampling.py)
@@ -19,13 +20,14 @@ from dataclasses import dataclass
 import matplotlib
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from arena_core.data.shakespeare import CharTokenizer, load_shakespeare
 from arena_core.transformer import GPT2, TransformerConfig
 from arena_core.transformer.beam import beam_search
 from arena_core.transformer.diversity import distinct_n, mean_logprob
 from arena_core.transformer.generate import GREEDY, default_cache_factory, generate
-from arena_core.transformer.sampling import SamplingConfig
+from arena_core.transformer.sampling import SamplingConfig, process_logits
 from arena_core.transformer.training import TrainConfig, train_lm
 from arena_core.utils import DayArgs, Run, Stopwatch, run_script
 
@@ -136,8 +138,8 @@ def train_shakespeare(run: Run, args: Args) -> tuple[GPT2, CharTokenizer, dict]:
     ax.plot(history.steps, history.train_loss, lw=0.8, alpha=0.6, label="train (per batch)")
     ax.plot(history.val_steps, history.val_loss, "o-", ms=3, label="validation")
     ax.set(
-        xlabel="step",
-        ylabel="cross-entropy (nats / char)",
+        xlabel="optimiser step",
+        ylabel="cross-entropy (nats / character)",
         title=f"Char-level GPT on Shakespeare ({model.n_params() / 1e6:.2f} M params)",
     )
     ax.grid(alpha=0.3)
@@ -213,22 +215,97 @@ def sweep(model, codec, prompts, settings: dict[float, SamplingConfig], args, ru
     return out
 
 
+#: The worked example of the post: four candidate next tokens and their logits.
+EXAMPLE_TOKENS = ["girl", "boy", "dog", "house"]
+EXAMPLE_LOGITS = [2.0, 1.0, 0.0, -1.0]
+
+
+def example_distributions() -> dict[str, list[float]]:
+    """softmax of the example logits after each processor, with our own `process_logits`."""
+    z = torch.tensor([EXAMPLE_LOGITS])
+    settings = {
+        "the model (T = 1)": SamplingConfig(),
+        "T = 0.5: sharper": SamplingConfig(temperature=0.5),
+        "T = 2: flatter": SamplingConfig(temperature=2.0),
+        "top-p 0.8: tail cut": SamplingConfig(top_p=0.8),
+    }
+    return {name: process_logits(z, cfg).softmax(-1)[0].tolist() for name, cfg in settings.items()}
+
+
+def mechanism_figure() -> Figure:
+    """How temperature and top-p reshape one next-token distribution (the worked example)."""
+    dists = example_distributions()
+    base = dists["the model (T = 1)"]
+    fig = Figure(figsize=(10, 3.4))
+    axes = fig.subplots(1, len(dists), sharey=True)
+    xs = range(len(EXAMPLE_TOKENS))
+    for ax, (name, probs) in zip(axes, dists.items(), strict=True):
+        if name != "the model (T = 1)":
+            ax.bar(xs, base, color="0.85", width=0.75, label="the model (T = 1)")
+        colours = ["C0" if p > 0 else "white" for p in probs]
+        ax.bar(xs, probs, color=colours, width=0.5, edgecolor="C0")
+        for x, p in zip(xs, probs, strict=True):
+            shown = f"{p:.3f}" if p > 0 else "cut"
+            ax.text(x, p + 0.02, shown, ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(list(xs), EXAMPLE_TOKENS)
+        ax.set_title(name)
+        ax.set_ylim(0, 1.0)
+        ax.grid(False)
+    axes[0].set_ylabel("probability of the next token")
+    before = [sum(base[:i]) for i in range(len(base))]
+    axes[-1].text(
+        2.0,
+        0.85,
+        "mass before each token:\n" + ", ".join(f"{m:.3g}" for m in before) + "\nkeep while < 0.8",
+        ha="center",
+        va="top",
+        fontsize=8.5,
+    )
+    axes[1].legend(loc="upper right", fontsize=8.5)
+    fig.suptitle(
+        "Four candidate next tokens with logits z = (2, 1, 0, -1): "
+        "the distribution each setting samples from",
+        y=1.0,
+    )
+    fig.tight_layout()
+    return fig
+
+
 def diversity_figure(temp: dict, top_p: dict) -> Figure:
-    fig = Figure(figsize=(9, 6.2))
-    axes = fig.subplots(2, 2, sharex="col")
-    for col, (name, res) in enumerate(
-        [("temperature (top-p off)", temp), ("top-p (T = 1)", top_p)]
-    ):
-        xs = list(res)
-        axes[0, col].plot(xs, [res[x]["distinct_1"] for x in xs], "o-", label="distinct-1")
-        axes[0, col].plot(xs, [res[x]["distinct_2"] for x in xs], "s-", label="distinct-2")
-        axes[0, col].set(ylabel="unique n-grams / all", ylim=(0, 1.05))
-        axes[0, col].legend()
-        axes[1, col].plot(xs, [res[x]["mean_logprob"] for x in xs], "o-", color="C3")
-        axes[1, col].set(xlabel=name, ylabel="mean log p(token) at T=1")
-        for ax in axes[:, col]:
-            ax.grid(alpha=0.3)
-    fig.suptitle("Diversity vs likelihood of samples")
+    """The trade-off: distinct-2 against mean log-prob, one point per setting, both sweeps."""
+    fig = Figure(figsize=(10, 4.2))
+    axes = fig.subplots(1, 2)
+    for i, ax in enumerate(axes):
+        for res, name, marker, prefix, offset in [
+            (temp, "temperature (no top-p)", "o-", "T", (-6, 6)),
+            (top_p, "top-p (T = 1)", "s-", "p", (6, -12)),
+        ]:
+            xs = [res[v]["distinct_2"] for v in res]
+            ys = [res[v]["mean_logprob"] for v in res]
+            ax.plot(xs, ys, marker, ms=5, label=name)
+            for v, x, y in zip(res, xs, ys, strict=True):
+                if (i == 1) == (y < -2.5):  # left: the hot tail only; right: the rest
+                    continue
+                ax.annotate(
+                    f"{prefix}={v:g}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=offset,
+                    ha="right" if offset[0] < 0 else "left",
+                    fontsize=8.5,
+                    color=ax.lines[-1].get_color(),
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.3},
+                )
+        ax.set_xlabel("distinct-2 (unique bigrams / all bigrams)")
+        ax.set_ylabel("mean log-probability per token\n(under the model, T = 1)")
+    axes[0].add_patch(Rectangle((0.3, -2.4), 0.65, 1.8, fill=False, ls="--", ec="0.5", lw=1))
+    axes[0].text(0.32, -2.55, "zoomed on the right", va="top", fontsize=8.5, color="0.4")
+    axes[0].set_title("every setting")
+    axes[0].legend(loc="lower left")
+    axes[1].set_title("zoom: the settings that stay plausible")
+    axes[1].set_xlim(0.3, 0.95)
+    axes[1].set_ylim(-2.4, -0.6)
+    fig.tight_layout()
     return fig
 
 
@@ -247,6 +324,7 @@ def time_cache(model, codec, prompt: str, n_new: int, repeats: int) -> dict:
 
 def main(args: Args) -> dict:
     with Run(day=33, args=args) as run:
+        run.save_fig(mechanism_figure(), "mechanism")
         shakespeare = train_shakespeare(run, args)
         model, codec, prompts = load_sampling_model(run, args, shakespeare)
 
@@ -298,20 +376,6 @@ def main(args: Args) -> dict:
         run.print("part 2: timing generation with and without the KV cache")
         lengths = [4] if run.smoke else [16, 64]
         speed = {n: time_cache(model, codec, prompts[0], n, 1) for n in lengths}
-        fig = Figure(figsize=(6.4, 3.8))
-        ax = fig.subplots()
-        ax.plot(
-            lengths, [speed[n]["no_cache"] for n in lengths], "o-", label="no cache (recompute)"
-        )
-        ax.plot(lengths, [speed[n]["cache"] for n in lengths], "s-", label="KV cache")
-        ax.set(
-            xlabel="new tokens (greedy, batch 1)",
-            ylabel="seconds",
-            title="Generation time with and without the KV cache",
-        )
-        ax.grid(alpha=0.3)
-        ax.legend()
-        run.save_fig(fig, "kv_cache_speed")
         run.log(kv_cache_seconds=speed)
         longest = lengths[-1]
 
