@@ -60,7 +60,7 @@ def mechanism_figure() -> tuple[Figure, dict]:
     t, hit = ray_segment_params(EXAMPLE_RAYS, EXAMPLE_SEGMENT)
     fig, ax = canvas(width=16, height=6)
     k = 2.0  # canvas cells per unit of the scene
-    L1, L2 = EXAMPLE_SEGMENT[0, :, :2] * k
+    L1, L2 = (EXAMPLE_SEGMENT[0, :, :2] * k).tolist()
     ax.plot([L1[0], L2[0]], [L1[1], L2[1]], color="#1f77b4", lw=4, solid_capstyle="round")
     label(ax, (L1[0] + 0.15, L1[1] - 0.35), "$L_1=(3,0)$", ha="left")
     label(ax, (L2[0] - 0.1, L2[1] + 0.35), "$L_2=(1,1)$", ha="right")
@@ -111,7 +111,6 @@ def mechanism_figure() -> tuple[Figure, dict]:
         "example_det": det.tolist(),
         "example_t_num": t_num.tolist(),
         "example_s_num": s_num.tolist(),
-        "example_t": [float(v) for v in t[:, 0]],
         "example_hit": hit[:, 0].tolist(),
     }
     return fig, numbers
