@@ -58,7 +58,7 @@ def mechanism_figure() -> tuple[Figure, dict]:
     """The three example rays, the segment, and the Cramer numerators that decide each one."""
     det, t_num, s_num = (v[:, 0] for v in segment_cramer(EXAMPLE_RAYS, EXAMPLE_SEGMENT))
     t, hit = ray_segment_params(EXAMPLE_RAYS, EXAMPLE_SEGMENT)
-    fig, ax = canvas(width=16, height=6)
+    fig, ax = canvas(width=16, height=6, scale=0.55)
     k = 2.0  # canvas cells per unit of the scene
     L1, L2 = (EXAMPLE_SEGMENT[0, :, :2] * k).tolist()
     ax.plot([L1[0], L2[0]], [L1[1], L2[1]], color="#1f77b4", lw=4, solid_capstyle="round")

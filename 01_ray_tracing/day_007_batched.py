@@ -57,18 +57,18 @@ def mechanism_figure() -> tuple[Figure, dict]:
     t_ref, u, v = torch.linalg.solve(torch.stack([-D, B - A, C - A], dim=1), origin - A).tolist()
     point = (origin + t_ref * D).tolist()
 
-    fig, ax = canvas(width=17, height=6)
+    fig, ax = canvas(width=17, height=6, scale=0.55)
     k = 2.2  # canvas cells per unit of (y, z) in the triangle's plane x = 2
     a, b, c = [(float(p[1]) * k, float(p[2]) * k) for p in (A, B, C)]
     ax.fill([a[0], b[0], c[0]], [a[1], b[1], c[1]], color=PALETTE["input"], ec="0.35", lw=1.2)
-    arrow(ax, a, b, "$E_1 = B - A$", text_offset=(0.0, -0.75))
+    arrow(ax, a, b, "$E_1 = B - A$", text_offset=(0.5, -0.95))
     arrow(ax, a, c, "$E_2 = C - A$", text_offset=(-0.9, 0.0))
     hit_xy = (point[1] * k, point[2] * k)
     foot = (a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]))  # A + u E1
     ax.plot([a[0], foot[0]], [a[1], foot[1]], color="#d62728", lw=3)
     ax.plot([foot[0], hit_xy[0]], [foot[1], hit_xy[1]], color="#d62728", lw=3, ls="--")
     ax.plot(*hit_xy, "o", color="#d62728", ms=8, zorder=5)
-    label(ax, (foot[0], foot[1] - 0.3), f"u = {u:g}", color="#d62728", va="top")
+    label(ax, ((a[0] + foot[0]) / 2, a[1] - 0.2), f"u = {u:g}", color="#d62728", va="top")
     label(ax, (hit_xy[0] + 0.2, hit_xy[1] - 0.55), f"v = {v:g}", color="#d62728", ha="left")
     note_xy = (hit_xy[0] + 1.5, hit_xy[1] + 1.4)  # outside the triangle, pointing at the hit
     ax.plot([hit_xy[0], note_xy[0] - 0.1], [hit_xy[1], note_xy[1] - 0.1], color="0.4", lw=0.8)
