@@ -20,8 +20,10 @@ from arena_core.raytracing import (
     intersect_rays_segments,
     make_rays_1d,
     ray_segment_params,
+    segment_cramer,
 )
 from arena_core.utils import DayArgs, Run, Stopwatch, run_script
+from arena_core.utils.diagrams import arrow, canvas, finish, label, matrix
 
 
 @dataclass
@@ -41,6 +43,79 @@ SEGMENTS = torch.tensor(
 )
 
 
+# The worked example of the post: one segment, three rays from the origin (x, y; z = 0)
+EXAMPLE_SEGMENT = torch.tensor([[[3.0, 0.0, 0.0], [1.0, 1.0, 0.0]]])  # L1 = (3, 0), L2 = (1, 1)
+EXAMPLE_RAYS = torch.tensor(
+    [
+        [[0.0, 0.0, 0.0], [1.0, 0.5, 0.0]],  # crosses the middle of the segment
+        [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]],  # passes exactly through the endpoint L2
+        [[0.0, 0.0, 0.0], [1.0, -0.5, 0.0]],  # parallel to the segment
+    ]
+)
+
+
+def mechanism_figure() -> tuple[Figure, dict]:
+    """The three example rays, the segment, and the Cramer numerators that decide each one."""
+    det, t_num, s_num = (v[:, 0] for v in segment_cramer(EXAMPLE_RAYS, EXAMPLE_SEGMENT))
+    t, hit = ray_segment_params(EXAMPLE_RAYS, EXAMPLE_SEGMENT)
+    fig, ax = canvas(width=16, height=6, scale=0.55)
+    k = 2.0  # canvas cells per unit of the scene
+    L1, L2 = (EXAMPLE_SEGMENT[0, :, :2] * k).tolist()
+    ax.plot([L1[0], L2[0]], [L1[1], L2[1]], color="#1f77b4", lw=4, solid_capstyle="round")
+    label(ax, (L1[0] + 0.15, L1[1] - 0.35), "$L_1=(3,0)$", ha="left")
+    label(ax, (L2[0] - 0.1, L2[1] + 0.35), "$L_2=(1,1)$", ha="right")
+    colours = ["#d62728", "#2ca02c", "0.55"]
+    label_at = [((2.3, 0.55), "left"), ((0.55, 1.15), "right"), ((5.4, -2.6), "left")]
+    for i, colour in enumerate(colours):
+        d = EXAMPLE_RAYS[i, 1, :2]
+        end = (t[i, 0] if hit[i, 0] else 2.6) * d * k
+        arrow(ax, (0, 0), (float(end[0]), float(end[1])), color=colour)
+        if hit[i, 0]:
+            ax.plot(*end.tolist(), "o", color=colour, ms=7, zorder=5)
+        xy, ha = label_at[i]
+        label(ax, xy, f"ray {i + 1}", ha=ha, color=colour)
+    ax.plot([0], [0], "ko", ms=6)
+    label(ax, (3.2, 3.0), r"$O + tD = L_1 + s\,(L_2 - L_1)$", fontsize=11.5)
+    label(ax, (-0.2, 0), "$O$", ha="right")
+    rows = [f"ray {i + 1}: $D=({d[0]:g}, {d[1]:g})$" for i, d in enumerate(EXAMPLE_RAYS[:, 1])]
+    values = torch.stack([det, t_num, s_num], dim=1)
+    matrix(
+        ax,
+        values.tolist(),
+        xy=(10.4, -1.6),
+        cmap=None,
+        cell=1.1,
+        row_labels=rows,
+        col_labels=["det", "$t_{num}$", "$s_{num}$"],
+        title="Cramer's rule, no division",
+    )
+    verdicts = []
+    for i in range(3):
+        if det[i] == 0:
+            verdicts.append("det = 0: parallel, miss")
+        else:
+            sign = torch.sign(det[i])
+            tn, sn, ad = float(t_num[i] * sign), float(s_num[i] * sign), float(det[i].abs())
+            where = "endpoint" if sn in (0.0, ad) else "inside"
+            verdicts.append(f"t = {tn:g}/{ad:g},  s = {sn:g}/{ad:g}: hit ({where})")
+        label(ax, (13.9, -1.6 + 1.1 * (2 - i) + 0.55), verdicts[-1], ha="left", color=colours[i])
+    label(
+        ax,
+        (13.2, -2.6),
+        r"hit $\Leftrightarrow$ det $\neq 0$,  $\sigma t_{num} > 0$,  "
+        r"$0 \leq \sigma s_{num} \leq |$det$|$   ($\sigma$ = sign of det)",
+        fontsize=10.5,
+    )
+    finish(ax)
+    numbers = {
+        "example_det": det.tolist(),
+        "example_t_num": t_num.tolist(),
+        "example_s_num": s_num.tolist(),
+        "example_hit": hit[:, 0].tolist(),
+    }
+    return fig, numbers
+
+
 def main(args: Args) -> dict:
     with Run(day=6, args=args) as run:
         run.record_source("data", "hand-made 2D scene of 5 segments (no download)")
@@ -57,6 +132,8 @@ def main(args: Args) -> dict:
         t, hit = ray_segment_params(rays, segments)
         mismatches = int((loop != batched).sum())
         run.log(pairs=n * len(segments))
+        fig, example = mechanism_figure()
+        run.save_fig(fig, "mechanism")
 
         fig = Figure(figsize=(8, 3.6))
         ax = fig.subplots()
@@ -92,6 +169,7 @@ def main(args: Args) -> dict:
                 "solve_vs_batched_mismatches": mismatches,
                 "loop_seconds": loop_time.seconds,
                 "batched_seconds": batch_time.seconds,
+                **example,
             }
         )
 

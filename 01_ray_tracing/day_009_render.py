@@ -21,6 +21,9 @@ from arena_core.raytracing import (
     bunny_like,
     camera_rays,
     chunk_size_for_budget,
+    face_normals,
+    lambert_shading,
+    render_depth,
     render_mesh,
     rotation_frames,
     rotation_y,
@@ -28,6 +31,21 @@ from arena_core.raytracing import (
     save_gif,
 )
 from arena_core.utils import DayArgs, Run, Stopwatch, run_script
+from arena_core.utils.diagrams import arrow, canvas, finish, label
+
+# The worked example of the post, seen from the side (x to the right, z up; all at y = 0 here)
+EXAMPLE_TRIANGLES = torch.tensor(
+    [
+        [[3.0, -1.0, -0.75], [3.0, 1.0, -0.75], [1.5, 0.0, 0.375]],  # near: plane x = 2 - 4z/3
+        [[3.25, -2.0, -1.0], [3.25, 2.0, -1.0], [7.75, 0.0, 5.0]],  # far: plane x = 4 + 3z/4
+    ],
+    dtype=torch.float64,
+)
+EXAMPLE_RAYS = torch.tensor(
+    [[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], [[0.0, 0.0, 0.0], [1.0, 0.0, 0.5]]], dtype=torch.float64
+)
+EXAMPLE_LIGHT = (-3.0, 0.0, 4.0)  # towards the light: behind the camera and above; |L| = 5
+AMBIENT = 0.15  # the renderer's default ambient term
 
 
 @dataclass
@@ -39,6 +57,71 @@ class Args(DayArgs):
     memory_budget_mb: float = 256.0  # bound on the renderer's [chunk, triangles] intermediates
 
 
+def mechanism_figure() -> tuple[Figure, dict]:
+    """Side view: two rays, the nearest hit of each, its normal, the light and the shade."""
+    depth, index = render_depth(EXAMPLE_RAYS, EXAMPLE_TRIANGLES)
+    all_t = [
+        render_depth(EXAMPLE_RAYS, EXAMPLE_TRIANGLES[j : j + 1])[0].tolist() for j in range(2)
+    ]  # per triangle, to show the hidden hit too
+    shade = lambert_shading(EXAMPLE_RAYS, EXAMPLE_TRIANGLES, index, EXAMPLE_LIGHT, AMBIENT)
+    normals = face_normals(EXAMPLE_TRIANGLES)
+    light = torch.tensor(EXAMPLE_LIGHT, dtype=torch.float64) / 5.0
+
+    fig, ax = canvas(width=16, height=8, scale=0.55)
+    k = 1.3  # canvas cells per scene unit
+
+    def at(x: float, z: float) -> tuple[float, float]:
+        return (x * k, z * k)
+
+    near, far = EXAMPLE_TRIANGLES[:, :, [0, 2]].tolist()  # (x, z) of the corners
+    ax.plot(*zip(at(*near[0]), at(*near[2]), strict=True), color="#1f77b4", lw=5)
+    ax.plot(*zip(at(*far[0]), at(*far[2]), strict=True), color="#ff7f0e", lw=5)
+    label(ax, at(3.0, -1.05), "near triangle", color="#1f77b4")
+    label(ax, at(7.2, 3.3), "far triangle", color="#ff7f0e", ha="left")
+    ax.plot(0, 0, "ko", ms=7)
+    label(ax, at(-0.15, 0.0), "camera", ha="right")
+    colours = ["#d62728", "#2ca02c"]
+    for i, colour in enumerate(colours):
+        d = EXAMPLE_RAYS[i, 1, [0, 2]].tolist()
+        t = float(depth[i])
+        hit = (t * d[0], t * d[1])
+        arrow(ax, (0, 0), at(*hit), color=colour)
+        ax.plot(*at(*hit), "o", color=colour, ms=7, zorder=5)
+        hidden = [all_t[j][i] for j in range(2) if j != int(index[i]) and all_t[j][i] < 1e9]
+        for t_far in hidden:  # the ray would hit the far triangle too, further away
+            ax.plot(*zip(at(*hit), at(t_far * d[0], t_far * d[1]), strict=True),
+                    color=colour, ls=":", lw=1.5)  # fmt: skip
+            ax.plot(*at(t_far * d[0], t_far * d[1]), "o", mfc="white", mec=colour, ms=7)
+            label(ax, at(t_far * d[0] + 0.15, -0.3), f"t = {t_far:g}: hidden", color=colour,
+                  ha="left", fontsize=9.5)  # fmt: skip
+        n = normals[int(index[i])]
+        n = n if float(n @ EXAMPLE_RAYS[i, 1]) < 0 else -n  # facing the camera
+        n_end = (hit[0] + 0.9 * float(n[0]), hit[1] + 0.9 * float(n[2]))
+        l_end = (hit[0] + 0.9 * float(light[0]), hit[1] + 0.9 * float(light[2]))
+        arrow(ax, at(*hit), at(*n_end), color="0.2")
+        arrow(ax, at(*hit), at(*l_end), color="#bcbd22")
+        label(ax, at(n_end[0] - 0.05, n_end[1] + 0.05), "n", ha="right", va="bottom")
+        label(ax, at(l_end[0] - 0.05, l_end[1] + 0.05), "L", ha="right", va="bottom",
+              color="#8c8c00")  # fmt: skip
+        cos = float(n @ light)
+        text = (
+            f"ray {i + 1}: nearest t = {t:g}\n"
+            f"n · L = {cos:.2g},  I = {AMBIENT:g} + {1 - AMBIENT:g} · {max(cos, 0):.2g}"
+            f" = {float(shade[i]):.3g}"
+        )
+        label(ax, (11.5, 4.6 - 2.1 * i), text, ha="left", color=colour, fontsize=10.5)
+    label(ax, (11.5, 6.3), "$I = a + (1 - a)\\,\\max(0,\\; n \\cdot L)$", ha="left",
+          fontsize=12)  # fmt: skip
+    label(ax, (11.5, 0.3), "side view: x to the right, z up", ha="left", color="0.4")
+    finish(ax)
+    numbers = {
+        "example_depth": depth.tolist(),
+        "example_hit_triangle": index.tolist(),
+        "example_shade": shade.tolist(),
+    }
+    return fig, numbers
+
+
 def main(args: Args) -> dict:
     with Run(day=9, args=args) as run:
         run.record_source("data", "procedural mesh: bunny_like (ellipsoids), no download")
@@ -46,6 +129,8 @@ def main(args: Args) -> dict:
             (32, 24, 3) if args.smoke else (args.size, args.gif_size, args.frames)
         )
         mesh = bunny_like(1 if args.smoke else 3)
+        fig, example = mechanism_figure()
+        run.save_fig(fig, "mechanism")
         device = run.device
         view = rotation_y(-0.3) @ rotation_z(0.7)
         triangles = mesh.transformed(view).triangles.to(device)
@@ -59,13 +144,13 @@ def main(args: Args) -> dict:
         fig = Figure(figsize=(9, 4))
         ax_d, ax_s = fig.subplots(1, 2)
         im = ax_d.imshow(depth_img.numpy(), cmap="magma_r")
-        fig.colorbar(im, ax=ax_d, shrink=0.8, label="depth t")
+        fig.colorbar(im, ax=ax_d, shrink=0.8, label="depth t (x distance from the camera)")
         ax_d.set_title("depth buffer (nearest hit)")
         ax_s.imshow(shade.reshape(size, size).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-        ax_s.set_title("Lambert shading, light from upper left")
+        ax_s.set_title("Lambert shading")
         for ax in (ax_d, ax_s):
             ax.axis("off")
-        fig.suptitle(f"{mesh.name}: {mesh.num_faces:,} triangles, {size}x{size} rays")
+        fig.suptitle(f"rabbit of ellipsoids: {mesh.num_faces:,} triangles, {size} × {size} rays")
         fig.tight_layout()
         run.save_fig(fig, "depth_and_shading")
 
@@ -88,7 +173,7 @@ def main(args: Args) -> dict:
         fig = Figure(figsize=(2 * len(shown), 2.3))
         for ax, k in zip(fig.subplots(1, len(shown)), shown, strict=True):
             ax.imshow(frames[k], cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{360 * k / n_frames:.0f} deg", fontsize=9)
+            ax.set_title(f"{360 * k / n_frames:.0f}°")
             ax.axis("off")
         fig.tight_layout()
         run.save_fig(fig, "frame_strip")
@@ -110,6 +195,7 @@ def main(args: Args) -> dict:
                 "turn_degrees_per_frame": 360 / n_frames,
                 "view_rotation_det": float(torch.linalg.det(view)),
                 "chunk_rays": chunk,
+                **example,
             }
         )
 

@@ -50,6 +50,7 @@ from arena_core.raytracing.segments import (
     intersect_rays_segments,
     ray_segment_params,
     rays_hit_any_segment,
+    segment_cramer,
 )
 from arena_core.raytracing.triangles import (
     intersect_ray_triangle_solve,
@@ -94,6 +95,7 @@ __all__ = [
     "rotation_y",
     "rotation_z",
     "save_gif",
+    "segment_cramer",
     "signed_volume",
     "surface_of_revolution",
     "to_uint8",

@@ -29,19 +29,29 @@ def _cross2(a: Tensor, b: Tensor) -> Tensor:
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
 
-def ray_segment_params(
+def segment_cramer(
     rays: Float[Tensor, "nrays 2 3"], segments: Float[Tensor, "nsegments 2 3"]
-) -> tuple[Float[Tensor, "nrays nsegments"], Bool[Tensor, "nrays nsegments"]]:
-    """For every (ray, segment) pair: ray parameter t of the crossing (inf on a miss), and hit."""
+) -> tuple[
+    Float[Tensor, "nrays nsegments"],
+    Float[Tensor, "nrays nsegments"],
+    Float[Tensor, "nrays nsegments"],
+]:
+    """Cramer's rule for every (ray, segment) pair: (det, t_num, s_num), so t = t_num / det and
+    s = s_num / det (not yet sign-corrected; a parallel pair has det = 0)."""
     orig = rays[:, None, 0, :2]  # [R, 1, 2]
     D = rays[:, None, 1, :2]
     L1 = segments[None, :, 0, :2]  # [1, S, 2]
     L2 = segments[None, :, 1, :2]
     edge = L1 - L2
     rhs = L1 - orig
-    det = _cross2(D, edge)  # det of the columns [D, L1 - L2]
-    t_num = _cross2(rhs, edge)
-    s_num = _cross2(D, rhs)
+    return _cross2(D, edge), _cross2(rhs, edge), _cross2(D, rhs)  # det of [D, L1 - L2], ...
+
+
+def ray_segment_params(
+    rays: Float[Tensor, "nrays 2 3"], segments: Float[Tensor, "nsegments 2 3"]
+) -> tuple[Float[Tensor, "nrays nsegments"], Bool[Tensor, "nrays nsegments"]]:
+    """For every (ray, segment) pair: ray parameter t of the crossing (inf on a miss), and hit."""
+    det, t_num, s_num = segment_cramer(rays, segments)
     sign = torch.sign(det)
     t_num, s_num, abs_det = t_num * sign, s_num * sign, det.abs()
     hit = (det != 0) & (t_num > 0) & (s_num >= 0) & (s_num <= abs_det)

@@ -11,6 +11,7 @@ from arena_core.raytracing import (
     make_rays_1d,
     ray_segment_params,
     rays_hit_any_segment,
+    segment_cramer,
 )
 
 
@@ -88,6 +89,28 @@ def test_any_and_single_solve_versions_agree_with_exact():
     for i in range(20):
         for j in range(9):
             assert intersect_ray_segment_solve(rays[i], segs[j]) == expected[i][j]
+
+
+def test_cramer_numerators_solve_the_system_exactly():
+    """det, t_num, s_num from `segment_cramer` give the Fraction solution (t, s) = nums / det."""
+    g = np.random.default_rng(7)
+    rays = torch.tensor(g.integers(-3, 4, size=(15, 2, 3)), dtype=torch.float64)
+    segs = torch.tensor(g.integers(-3, 4, size=(11, 2, 3)), dtype=torch.float64)
+    det, t_num, s_num = segment_cramer(rays, segs)
+    for i in range(15):
+        for j in range(11):
+            orig, D = rays[i, 0, :2].int().tolist(), rays[i, 1, :2].int().tolist()
+            L1, L2 = segs[j, 0, :2].int().tolist(), segs[j, 1, :2].int().tolist()
+            d, tn, sn = int(det[i, j]), int(t_num[i, j]), int(s_num[i, j])
+            if d == 0:
+                continue
+            t, s = Fraction(tn, d), Fraction(sn, d)
+            for k in range(2):  # O + t D == L1 + s (L2 - L1), exactly
+                assert orig[k] + t * D[k] == L1[k] + s * (L2[k] - L1[k])
+    # day 6's worked example: ray (0, 0) + t (1, 0.5) against the segment from (3, 0) to (1, 1)
+    ray = torch.tensor([[[0.0, 0, 0], [1, 0.5, 0]]])
+    seg = torch.tensor([[[3.0, 0, 0], [1, 1, 0]]])
+    assert [float(v) for v in segment_cramer(ray, seg)] == [-2.0, -3.0, -1.5]
 
 
 def test_make_rays_1d_matches_numpy_linspace():
