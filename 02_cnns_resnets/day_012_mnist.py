@@ -22,12 +22,14 @@ from dataclasses import dataclass
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from arena_core.data import DataUnavailableError, load_fashion_mnist, load_mnist
 from arena_core.data.sources import log_fallback
 from arena_core.nn import ConvNet, SimpleMLP, evaluate, save_classifier, train_classifier
 from arena_core.nn.classifiers import day12_checkpoint_name, models_dir
-from arena_core.utils import DayArgs, Run, run_script
+from arena_core.nn.conv import conv2d
+from arena_core.utils import DayArgs, Run, diagrams, run_script
 
 
 @dataclass
@@ -57,36 +59,97 @@ def load_sources(smoke: bool, fashion_n_train: int, record) -> dict:
     return sources
 
 
-def smooth(values: list[float], window: int) -> list[float]:
-    if len(values) < window:
-        return values
-    t = torch.tensor(values)
-    return (t.unfold(0, window, 1).mean(-1)).tolist()
+def stroke_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two 5x5 images of a vertical stroke, in column 1 and one pixel to the right (column 2)."""
+    left, right = torch.zeros(5, 5), torch.zeros(5, 5)
+    left[:, 1] = 1.0
+    right[:, 2] = 1.0
+    return left, right
 
 
-def curves_figure(results: dict, key: str, ylabel: str, title: str) -> Figure:
-    fig = Figure(figsize=(9, 3.4), dpi=120)
+#: A 3x3 "vertical line" kernel: +2 on the centre column, -1 on either side.
+LINE_KERNEL = torch.tensor([[-1.0, 2.0, -1.0]] * 3)
+
+
+def worked_example() -> dict[str, list]:
+    """The post's hand example: one 3x3 kernel slid over both stroke images by our conv2d."""
+    out = {}
+    for name, image in zip(("left", "right"), stroke_images(), strict=True):
+        out[name] = conv2d(image[None, None], LINE_KERNEL[None, None])[0, 0].tolist()
+    return out
+
+
+def mechanism_figure() -> Figure:
+    """Weight sharing: 9 weights reused at every position; the response follows the stroke."""
+    fig, ax = diagrams.canvas(width=15, height=16, scale=0.5)
+    outputs = worked_example()
+    font = 11
+    for row, (name, image) in enumerate(zip(("left", "right"), stroke_images(), strict=True)):
+        y = 9.6 - 7.0 * row
+        where = "a stroke in column 2" if name == "left" else "the stroke moved one pixel right"
+        diagrams.matrix(
+            ax,
+            image.tolist(),
+            xy=(0, y),
+            title=where,
+            cmap="Greys",
+            fontsize=font,
+        )
+        if row == 0:  # the 3x3 window that produces the top-left output
+            ax.add_patch(Rectangle((0, y + 2), 3, 3, fill=False, edgecolor="#d62728", lw=2.5))
+        diagrams.label(ax, (5.8, y + 2.5), "⊛", fontsize=20)
+        diagrams.matrix(
+            ax,
+            LINE_KERNEL.tolist(),
+            xy=(6.6, y + 1),
+            title="the same kernel",
+            cmap="Oranges",
+            fontsize=font,
+        )
+        diagrams.label(ax, (10.4, y + 2.5), "=", fontsize=20)
+        out = outputs[name]
+        peak = max(range(3), key=lambda j: out[0][j])
+        diagrams.matrix(
+            ax,
+            out,
+            xy=(11.2, y + 1),
+            title="feature map",
+            cmap="Greens",
+            fontsize=font,
+            highlight=[(i, peak) for i in range(3)],
+        )
+    diagrams.label(
+        ax,
+        (0, 1.2),
+        "Large red box: the 3×3 window behind the top-left output. Each of its rows gives\n"
+        "(-1)·0 + 2·1 + (-1)·0 = 2, so the output is 6. Red columns: the peak of the feature map.\n"
+        "The same 9 weights are used at every position, so the peak moves with the stroke.\n"
+        "An MLP hidden unit has one weight per pixel (784 of them): a moved stroke meets\n"
+        "different weights, which must be learned again.",
+        fontsize=font,
+        ha="left",
+        va="center",
+    )
+    diagrams.finish(ax)
+    return fig
+
+
+def accuracy_figure(results: dict) -> Figure:
+    fig = Figure(figsize=(9, 3.6))
     axes = fig.subplots(1, len(results), squeeze=False)[0]
     for ax, (dataset, runs) in zip(axes, results.items(), strict=True):
         for model_name, r in runs.items():
             h = r["history"]
-            if key == "step_loss":
-                ys = smooth(h["step_loss"], 50)
-                steps_per_epoch = len(h["step_loss"]) / len(h["epoch"])
-                xs = [(i + 50) / steps_per_epoch for i in range(len(ys))]
-                ax.plot(xs, ys, label=model_name, lw=1)
-            else:
-                ax.plot(h["epoch"], [100 * a for a in h[key]], marker="o", label=model_name)
+            ax.plot(h["epoch"], [100 * a for a in h["test_acc"]], marker="o", label=model_name)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel("test accuracy (%)")
         n_train = runs["CNN"]["n_train"]
         label = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}.get(dataset, dataset)
         subset = "bundled subset" if "subset" in runs["CNN"]["source"] else "full set"
-        ax.set_title(f"{label} ({subset}, {n_train:,} training images)", fontsize=9)
+        ax.set_title(f"{label} ({subset}, {n_train:,} training images)", fontsize=10)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+        ax.legend(loc="lower right")
+    fig.suptitle("Test accuracy after each epoch")
     fig.tight_layout()
     return fig
 
@@ -99,11 +162,13 @@ def confusion_figure(model, test, classes) -> Figure:
     n = len(classes)
     cm = torch.zeros(n, n, dtype=torch.long)
     cm.index_put_((test.labels, preds), torch.ones_like(preds), accumulate=True)
-    fig = Figure(figsize=(5.2, 4.6), dpi=120)
+    fig = Figure(figsize=(6.4, 5.6))
     ax = fig.subplots()
     im = ax.imshow(cm / cm.sum(1, keepdim=True).clamp(min=1), cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), [str(c)[:8] for c in classes], rotation=60, fontsize=7)
-    ax.set_yticks(range(n), [str(c)[:8] for c in classes], fontsize=7)
+    names = [str(c) for c in classes]
+    ax.set_xticks(range(n), names, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(n), names)
+    ax.grid(False)
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
@@ -113,18 +178,21 @@ def confusion_figure(model, test, classes) -> Figure:
                     int(cm[i, j]),
                     ha="center",
                     va="center",
-                    fontsize=5.5,
+                    fontsize=7,
                     color="white" if cm[i, j] > cm[i].sum() / 2 else "black",
                 )
-    ax.set_xlabel("predicted"), ax.set_ylabel("true")
-    ax.set_title("Fashion-MNIST CNN: confusion matrix (test set)", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of true class")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"Fashion-MNIST CNN on the {len(test):,} test images")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
     fig.tight_layout()
     return fig
 
 
 def main(args: Args) -> dict:
     with Run(day=12, args=args) as run:
+        run.save_fig(mechanism_figure(), "mechanism")
+        run.log(worked_example=worked_example())
         sources = load_sources(args.smoke, args.fashion_n_train, run.record_source)
         for name, (train, _) in sources.items():
             run.record_source(f"data_{name}", f"{train.source}; {len(train):,} train images")
@@ -189,16 +257,7 @@ def main(args: Args) -> dict:
                 shutil.copy2(path, models_dir() / path.name)
         metrics["mlp_n_params"] = sum(p.numel() for p in SimpleMLP().parameters())
         metrics["cnn_n_params"] = sum(p.numel() for p in ConvNet().parameters())
-        run.save_fig(
-            curves_figure(results, "step_loss", "training loss (50-step mean)", "Training loss"),
-            "loss_curves",
-        )
-        run.save_fig(
-            curves_figure(
-                results, "test_acc", "test accuracy (%)", "Test accuracy after each epoch"
-            ),
-            "accuracy_curves",
-        )
+        run.save_fig(accuracy_figure(results), "accuracy_curves")
         if "fashion_mnist" in sources:
             test = sources["fashion_mnist"][1]
             run.save_fig(confusion_figure(cnns["fashion_mnist"], test, test.classes), "confusion")

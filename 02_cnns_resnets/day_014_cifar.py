@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from arena_core.data import DataUnavailableError, load_cifar10, load_first_available, load_mnist
 from arena_core.nn import Linear, small_resnet, train_classifier
 from arena_core.nn.transfer import as_rgb32, extract_features, replace_head
-from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import DayArgs, Run, diagrams, run_script
 
 
 @dataclass
@@ -72,44 +72,123 @@ def prepare(dataset, rgb: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return images, dataset.labels
 
 
+def mechanism_figure(
+    n_backbone: int, n_head: int, n_features: int, source: str, n_labels: int, args: Args
+) -> Figure:
+    """What each method starts from and what it trains: frozen backbones are grey."""
+    probe = f"Adam {args.probe_lr:g}, {args.probe_epochs} epochs"
+    full = f"Adam {args.lr:g}, {args.target_epochs} epochs"
+    tune = f"Adam {args.finetune_lr:g}, {args.target_epochs} epochs"
+    methods = (  # name, where the backbone starts, is it trained, optimiser
+        ("linear probe,\npretrained features", f"pretrained on {source}", False, probe),
+        ("linear probe,\nrandom features", "from random weights", False, probe),
+        ("full fine-tuning", f"pretrained on {source}", True, tune),
+        ("from scratch", "from random weights", True, full),
+    )
+    fig, ax = diagrams.canvas(width=20, height=12, scale=0.45)
+    font = 10.5
+    for i, (name, start, trained, optimiser) in enumerate(methods):
+        y = 8.4 - 2.6 * i
+        diagrams.label(
+            ax, (3.6, y + 1.05), name, fontsize=font + 0.5, ha="right", fontweight="bold"
+        )
+        diagrams.label(
+            ax,
+            (3.6, y + 0.05 if "\n" in name else y + 0.35),
+            optimiser,
+            fontsize=font - 1,
+            ha="right",
+            color="0.3",
+        )
+        state = f"trained ({n_backbone:,} weights)" if trained else "frozen: features computed once"
+        diagrams.box(
+            ax,
+            (4.2, y),
+            f"backbone: stem + 3 residual groups\nstarts {start}\n{state}",
+            width=8.6,
+            height=1.8,
+            role="param" if trained else "neutral",
+            fontsize=font,
+        )
+        diagrams.arrow(
+            ax, (12.8, y + 0.9), (15.0, y + 0.9), f"{n_features} features", fontsize=font - 0.5
+        )
+        head = "linear head" if name == "from scratch" else "new linear head"
+        diagrams.box(
+            ax,
+            (15.0, y),
+            f"{head}\n{n_head} weights,\ntrained",
+            width=3.6,
+            height=1.8,
+            role="param",
+            fontsize=font,
+        )
+    diagrams.label(
+        ax,
+        (11.4, 11.0),
+        f"Four ways to use {n_labels:,} labelled target images",
+        fontsize=font + 1.5,
+        fontweight="bold",
+    )
+    diagrams.label(
+        ax,
+        (11.4, 10.45),
+        "grey: frozen weights   orange: weights the optimiser updates on the target task",
+        fontsize=font,
+    )
+    diagrams.finish(ax)
+    return fig
+
+
 def accuracy_figure(curves: dict[str, list[float]], target: str) -> Figure:
-    fig = Figure(figsize=(8.5, 3.4), dpi=120)
-    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
-    for name, accs in curves.items():
-        if len(accs) > 1:
-            a.plot(range(1, len(accs) + 1), [100 * x for x in accs], marker="o", label=name)
-    a.set_xlabel("epoch on the target task"), a.set_ylabel("target test accuracy (%)")
-    a.set_title(f"target: {target}", fontsize=9)
-    a.grid(alpha=0.3), a.legend(fontsize=8)
+    """Whole-network training (left), linear probes (middle), final accuracies (right).
+
+    The bars name the methods in the colours of the curves, so the curves need no legend.
+    """
+    colours = dict(zip(curves, ["#1f77b4", "#9467bd", "#2ca02c", "#d62728"], strict=False))
+    fig = Figure(figsize=(11, 3.8))
+    whole, probes, bars = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1.1]})
+    for ax, names, title in (
+        (whole, ["full fine-tuning", "from scratch"], "Training the whole network"),
+        (probes, [n for n in curves if n.startswith("linear probe")], "Linear probes"),
+    ):
+        for name in names:
+            accs = curves[name]
+            ax.plot(
+                range(1, len(accs) + 1),
+                [100 * x for x in accs],
+                marker="o",
+                ms=4,
+                color=colours[name],
+                label=name.replace("linear probe, ", ""),
+            )
+        ax.axhline(10, ls="--", lw=1, color="0.55")
+        n_epochs = len(curves[names[0]])
+        ax.text(n_epochs, 11.5, "chance", ha="right", va="bottom", color="0.4", fontsize=9)
+        ax.set_xlabel("epoch on the target task")
+        ax.set_ylabel("target test accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
     names = list(curves)
     finals = [100 * curves[n][-1] for n in names]
-    bars = b.barh(names[::-1], finals[::-1], color="tab:green")
-    for bar, v in zip(bars, finals[::-1], strict=True):
-        b.text(
+    labels = [n.replace(", ", ",\n") for n in names]
+    drawn = bars.barh(labels[::-1], finals[::-1], color=[colours[n] for n in names[::-1]])
+    for bar, v in zip(drawn, finals[::-1], strict=True):
+        bars.text(
             bar.get_width() - 1,
             bar.get_y() + bar.get_height() / 2,
             f"{v:.1f}%",
             va="center",
             ha="right",
             color="white",
-            fontsize=8,
+            fontsize=9.5,
         )
-    b.set_xlim(0, 100), b.set_xlabel("final target test accuracy (%)")
-    b.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def loss_figure(history: dict, title: str) -> Figure:
-    fig = Figure(figsize=(5, 3), dpi=120)
-    ax = fig.subplots()
-    losses = torch.tensor(history["step_loss"])
-    window = min(25, len(losses))
-    smooth = losses.unfold(0, window, 1).mean(-1)
-    ax.plot(losses, alpha=0.3, lw=0.8, label="per step")
-    ax.plot(range(window - 1, len(losses)), smooth, label=f"{window}-step mean")
-    ax.set_xlabel("optimiser step"), ax.set_ylabel("cross-entropy")
-    ax.set_title(title, fontsize=9), ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    bars.set_xlim(0, 100)
+    bars.set_xlabel("final target test accuracy (%)")
+    bars.grid(axis="y", visible=False)
+    bars.set_title("After the last epoch")
+    fig.suptitle(f"Target: {target}")
     fig.tight_layout()
     return fig
 
@@ -126,6 +205,17 @@ def main(args: Args) -> dict:
         )
         rgb = tgt_train.images.shape[1] == 3
         in_ch = 3 if rgb else 1
+        sketch = small_resnet(
+            in_channels=in_ch, n_classes=10, widths=(args.width, 2 * args.width, 4 * args.width)
+        )
+        n_head = sum(p.numel() for p in sketch.head.parameters())
+        n_all = sum(p.numel() for p in sketch.parameters())
+        run.save_fig(
+            mechanism_figure(
+                n_all - n_head, n_head, sketch.n_features, source_name, len(tgt_train), args
+            ),
+            "mechanism",
+        )
         src_tr, src_te = prepare(src_train, rgb), prepare(src_test, rgb)
         tgt_tr, tgt_te = prepare(tgt_train, rgb), prepare(tgt_test, rgb)
         epochs = (
@@ -211,9 +301,10 @@ def main(args: Args) -> dict:
 
         for name, accs in curves.items():
             run.print(f"  {name:<36} target test accuracy {100 * accs[-1]:.2f}%")
-        run.save_fig(accuracy_figure(curves, target), "transfer_accuracy")
+        short_target = target.replace(" (offline substitute for CIFAR-10)", " subset")
         run.save_fig(
-            loss_figure(h_src, f"pretraining on {source_name} (small ResNet)"), "pretrain_loss"
+            accuracy_figure(curves, f"{short_target}, {len(tgt_tr[1]):,} training images"),
+            "transfer_accuracy",
         )
         keys = {
             "linear probe, pretrained features": "linear_probe_pretrained",
@@ -225,6 +316,7 @@ def main(args: Args) -> dict:
         metrics.update(
             {
                 "source_test_acc": h_src["test_acc"][-1],
+                "target_acc_per_epoch": {keys[n]: accs for n, accs in curves.items()},
                 "target_is_cifar10": target == "CIFAR-10",
                 "n_params": sum(p.numel() for p in pretrained.parameters()),
                 "pretrain_seconds": sum(h_src["seconds"]),

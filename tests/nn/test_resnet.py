@@ -36,7 +36,7 @@ def test_resnet34_matches_torchvision_with_same_random_weights():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         y_ours, y_tv = ours(x), tv(x)
-    # float32 through 36 layers: the two differ only by summation order, ~1e-5 on O(1) logits
+    # float32 through 34 weight layers: the two differ only by summation order, ~1e-5 on O(1) logits
     torch.testing.assert_close(y_ours, y_tv, rtol=1e-4, atol=1e-4)
     assert (y_ours.argmax(-1) == y_tv.argmax(-1)).all()
 
