@@ -283,6 +283,9 @@ def fit_cubic(args: Args) -> dict[str, float]:
     w_opt = lstsq_qr(features, y)
     w_ref = torch.linalg.lstsq(features, y[:, None]).solution[:, 0]
     opt_loss = ((features @ w_opt - y) ** 2).mean().item()
+    # gradient descent on this quadratic is stable only for lr < 2 / (largest eigenvalue of H)
+    hessian = 2 * features.T @ features / len(y)
+    lr_limit = 2 / torch.linalg.eigvalsh(hessian).max().item()
 
     return {
         "autograd_vs_analytic_grad_max_abs_err": grad_err,
@@ -291,6 +294,7 @@ def fit_cubic(args: Args) -> dict[str, float]:
         "gd_weights_vs_lstsq_max_abs_err": (w.detach() - w_opt).abs().max().item(),
         "our_lstsq_vs_torch_lstsq_max_abs_err": (w_opt - w_ref).abs().max().item(),
         "cubic_coefficient_t3": w.detach()[3].item(),
+        "gd_stability_limit_lr": lr_limit,
     }
 
 
