@@ -156,7 +156,9 @@ def main(args: Args) -> dict:
         ax = fig.subplots()
         ax.imshow(grid[0].numpy(), cmap="gray_r")
         ax.set_title(
-            f'{b} MNIST test digits: rearrange "(gh gw) c h w -> c (gh h) (gw w)"', fontsize=9
+            f'{b} MNIST test digits, tiled by one rearrange:\n"(gh gw) c h w -> c (gh h) (gw w)"',
+            fontsize=10.5,
+            fontweight="normal",
         )
         ax.axis("off")
         run.save_fig(fig, "digit_grid")
