@@ -113,7 +113,7 @@ def timing_figure(rows) -> Figure:
     ax2.set_ylabel("speedup = loop time / vectorised time")
     ax2.set_title("Speedup of the vectorised version")
     ax2.set_ylim(0.5, 3e4)
-    ax2.legend(loc="upper left", fontsize=9)
+    ax2.legend(loc="lower right", fontsize=9)
     ax2.grid(True, which="major", alpha=0.3)
     return fig
 
