@@ -8,6 +8,10 @@ Every einops expression is checked against an independent torch/torchvision refe
 - einsum: the Gram matrix of class means and digit-vs-mean scores vs `@`; the scores give a
   nearest-class-mean classifier, whose test accuracy is reported as a by-product.
 
+The mechanism diagram follows four 2x2 "images" holding 0..15 through the grid rearrange (split the
+batch axis, move the grid axes next to the pixel axes, merge), with the numbers computed by
+`make_grid`.
+
 Run:  arena run 2 [--smoke] [--publish]   (or python 00_prerequisites/day_002_einops.py)
 Full run: ~5 s on 2 CPU cores (most of it loading MNIST). Smoke: ~3 s.
 """
@@ -23,6 +27,9 @@ from torchvision.utils import make_grid as tv_make_grid
 from arena_core.data import load_mnist
 from arena_core.tensors.reshape import make_grid, patchify, unpatchify
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils.diagrams import arrow, canvas, finish, label, matrix
+
+BLOCK_COLOURS = ["Blues", "Oranges", "Greens", "Purples"]  # one colour per source image
 
 
 @dataclass
@@ -42,6 +49,52 @@ def class_means(images: torch.Tensor, labels: torch.Tensor, per_class: int) -> t
     return reduce(picked, "(cls n) c h w -> cls c h w", "mean", cls=10)
 
 
+def mechanism_figure() -> tuple[Figure, dict]:
+    """Four 2x2 images holding 0..15 become one 4x4 grid: split b, reorder axes, merge."""
+    images = torch.arange(16.0).reshape(4, 1, 2, 2)  # (b c h w)
+    grid = make_grid(images, nrow=2)  # (c, gh*h, gw*w) = (1, 4, 4)
+    by_hand = images.reshape(2, 2, 1, 2, 2).permute(2, 0, 3, 1, 4).reshape(1, 4, 4)
+    fig, ax = canvas(width=16, height=12, scale=0.5)
+    for i in range(4):  # the batch: four separate images
+        matrix(
+            ax, images[i, 0].numpy(), xy=(i * 3.0, 8.0), title=f"image {i}", cmap=BLOCK_COLOURS[i]
+        )
+    label(ax, (5.0, 7.3), "x: (b, c, h, w) = (4, 1, 2, 2)", fontsize=10.5)
+    arrow(ax, (3.2, 6.9), (3.2, 5.6))
+    label(ax, (3.5, 6.5), "split b = (gh gw) with gw = 2,", fontsize=10, ha="left")
+    label(ax, (3.5, 6.0), "put gh before h and gw before w", fontsize=10, ha="left")
+    for i in range(4):  # the same images, placed by (gh, gw)
+        gh, gw = divmod(i, 2)
+        matrix(ax, images[i, 0].numpy(), xy=(1.0 + gw * 2.6, 2.6 - gh * 2.6), cmap=BLOCK_COLOURS[i])
+    label(ax, (0.6, 3.6), "gh = 0", fontsize=10, ha="right")
+    label(ax, (0.6, 1.0), "gh = 1", fontsize=10, ha="right")
+    label(ax, (2.0, -0.35), "gw = 0", fontsize=10)
+    label(ax, (4.6, -0.35), "gw = 1", fontsize=10)
+    label(ax, (3.3, -1.05), "(c, gh, h, gw, w) = (1, 2, 2, 2, 2)", fontsize=10.5)
+    arrow(ax, (6.1, 2.3), (8.7, 2.3))
+    label(ax, (7.4, 3.05), "merge (gh h)", fontsize=10)
+    label(ax, (7.4, 2.65), "and (gw w)", fontsize=10)
+    for i in range(4):  # the result: the blocks of the 4x4 grid, cut out of make_grid's output
+        gh, gw = divmod(i, 2)
+        block = grid[0, gh * 2 : gh * 2 + 2, gw * 2 : gw * 2 + 2]
+        matrix(ax, block.numpy(), xy=(9.0 + gw * 2, 0.3 + (1 - gh) * 2), cmap=BLOCK_COLOURS[i])
+    label(ax, (11.0, 5.1), "grid: (c, gh h, gw w) = (1, 4, 4)", fontsize=10.5)
+    label(
+        ax,
+        (7.0, -2.5),
+        'rearrange(x, "(gh gw) c h w -> c (gh h) (gw w)", gw=2)\n'
+        "= x.reshape(2, 2, 1, 2, 2).permute(2, 0, 3, 1, 4).reshape(1, 4, 4)",
+        fontsize=10.5,
+        family="monospace",
+        linespacing=1.5,
+    )
+    finish(ax)
+    return fig, {
+        "toy_grid_rows": grid[0].tolist(),
+        "toy_grid_equals_reshape_permute": bool(torch.equal(grid, by_hand)),
+    }
+
+
 def operations_figure(img: torch.Tensor, means: torch.Tensor) -> Figure:
     """One digit through several einops operations, and the ten class means in a row."""
     pooled = reduce(img, "c (h 2) (w 2) -> c h w", "max")
@@ -50,22 +103,27 @@ def operations_figure(img: torch.Tensor, means: torch.Tensor) -> Figure:
     patches = patchify(img[None], 7)[0]  # [16 patches, 49]
     shuffled = unpatchify(patches[torch.randperm(16)][None], 7, 28, 1)[0]
     panels = [
-        (img, "original 28x28"),
-        (pooled, 'reduce "(h 2)(w 2)" max'),
-        (up, 'repeat "(h 2)(w 2)"'),
-        (flipped, 'rearrange "h w -> w h"'),
-        (shuffled, "7x7 patches shuffled"),
+        (img, "original"),
+        (pooled, "max-pool 2×2: reduce\nc (h 2) (w 2) -> c h w"),
+        (up, "upsample 2×: repeat\nc h w -> c (h 2) (w 2)"),
+        (flipped, "transpose: rearrange\nc h w -> c w h"),
+        (shuffled, "7×7 patches shuffled\n(patchify, unpatchify)"),
     ]
-    fig = Figure(figsize=(10, 3.5))
-    top = fig.subfigures(2, 1, height_ratios=[1.3, 1])
-    axes = top[0].subplots(1, len(panels))
+    fig = Figure(figsize=(10, 3.3))
+    grid = fig.add_gridspec(2, len(panels), height_ratios=[1.0, 0.55], hspace=0.5, wspace=0.25)
+    axes = [fig.add_subplot(grid[0, i]) for i in range(len(panels))]
     for ax, (image, title) in zip(axes, panels, strict=True):
         ax.imshow(image[0].numpy(), cmap="gray")
-        ax.set_title(f"{title}\n{tuple(image.shape[1:])}", fontsize=8)
+        h, w = image.shape[1:]
+        ax.set_title(f"{title}\n{h} × {w} pixels", fontsize=9, fontweight="normal")
         ax.axis("off")
-    ax = top[1].subplots()
+    ax = fig.add_subplot(grid[1, :])
     ax.imshow(make_grid(means, nrow=10, padding=1, pad_value=1.0)[0].numpy(), cmap="magma")
-    ax.set_title('class means: reduce "(cls n) c h w -> cls c h w", "mean"', fontsize=9)
+    ax.set_title(
+        'the ten class means: reduce "(cls n) c h w -> cls c h w", "mean"',
+        fontsize=9.5,
+        fontweight="normal",
+    )
     ax.axis("off")
     return fig
 
@@ -74,6 +132,8 @@ def main(args: Args) -> dict:
     if args.smoke:
         args.grid_images, args.per_class = 16, 5
     with Run(day=2, args=args) as run:
+        fig, toy = mechanism_figure()
+        run.save_fig(fig, "mechanism")
         data, train = load_mnist("test"), load_mnist("train")
         run.record_source("data", data.source)
         run.record_source("data_train", train.source)
@@ -96,7 +156,9 @@ def main(args: Args) -> dict:
         ax = fig.subplots()
         ax.imshow(grid[0].numpy(), cmap="gray_r")
         ax.set_title(
-            f'{b} MNIST test digits: rearrange "(gh gw) c h w -> c (gh h) (gw w)"', fontsize=9
+            f'{b} MNIST test digits, tiled by one rearrange:\n"(gh gw) c h w -> c (gh h) (gw w)"',
+            fontsize=10.5,
+            fontweight="normal",
         )
         ax.axis("off")
         run.save_fig(fig, "digit_grid")
@@ -139,6 +201,7 @@ def main(args: Args) -> dict:
         }
         return run.finish(
             {
+                **toy,
                 "images_in_grid": b,
                 "grid_shape": list(grid.shape),
                 "max_abs_err_over_all_checks": max(errors.values()),
