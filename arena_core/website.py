@@ -267,7 +267,9 @@ def _config(days: list[Day], guide: bool) -> dict:
 CSS = """
 .md-typeset img { max-width: 100%; height: auto; }
 .md-typeset iframe.arena-view { width: 100%; height: 640px; border: 1px solid #ddd; }
-.md-typeset math[display="block"] { margin: 1em 0; padding: 0.2em 0; overflow-x: auto; overflow-y: hidden; }
+.md-typeset math[display="block"] {
+  margin: 1em 0; padding: 0.2em 0; overflow-x: auto; overflow-y: hidden;
+}
 """
 
 
