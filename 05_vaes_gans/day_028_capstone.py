@@ -16,10 +16,13 @@ Smoke: ~6 s (reruns day 2 only).
 
 from dataclasses import dataclass
 
+import torch
 from matplotlib.figure import Figure
 
 from arena_core.capstone import key_metric, published_metrics, rerun_day
 from arena_core.curriculum import DAYS
+from arena_core.optim.sgd import SGD
+from arena_core.tensors.stable import cross_entropy, softmax
 from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
 
@@ -34,6 +37,32 @@ class Args(DayArgs):
 
 def fmt(value: float) -> str:
     return f"{value:.4g}"
+
+
+def one_training_step() -> dict:
+    """The smallest training step, with Module 0's own pieces: one input x = 1, two classes,
+    weights (0.5, -0.5), target class 0, one SGD step at learning rate 1 (float64)."""
+    x = torch.tensor([[1.0]], dtype=torch.float64)
+    weight = torch.tensor([[0.5], [-0.5]], dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([0])
+    optimizer = SGD([weight], lr=1.0)
+    logits = x @ weight.T  # forward
+    loss = cross_entropy(logits, target)  # stable log-softmax + negative log-likelihood
+    loss.backward()  # dL/dlogits = softmax - one_hot, then dL/dW = (that)^T x
+    grad = weight.grad.detach().clone()
+    optimizer.step()  # W <- W - lr * dL/dW
+    with torch.no_grad():
+        new_logits = x @ weight.T
+        new_loss = cross_entropy(new_logits, target)
+    return {
+        "logits": logits.detach().flatten().tolist(),
+        "probabilities": softmax(logits.detach()).flatten().tolist(),
+        "loss": loss.item(),
+        "grad_weight": grad.flatten().tolist(),
+        "new_weight": weight.detach().flatten().tolist(),
+        "new_probabilities": softmax(new_logits).flatten().tolist(),
+        "new_loss": new_loss.item(),
+    }
 
 
 def training_step_diagram() -> Figure:
@@ -125,6 +154,9 @@ def main(args: Args) -> dict:
         run.save_fig(fig, "runtimes")
 
         run.save_fig(training_step_diagram(), "mechanism")
+        step = one_training_step()
+        run.log(worked_example_training_step=step)
+        run.print(f"one training step by hand: loss {step['loss']:.4f} -> {step['new_loss']:.4f}")
 
         n_rerun = len(reruns)
         return run.finish({
