@@ -1,4 +1,4 @@
-"""Figures shared by days 25-27: image grids, 2-D latent scatter plots, curves, data loading.
+"""Figures shared by days 25-27: image grids, 2-D latent scatter plots, data loading, titles.
 
 Everything returns a `matplotlib.figure.Figure` (no pyplot state), for `Run.save_fig`.
 """
@@ -12,6 +12,14 @@ from torch import Tensor
 
 from arena_core.data import DataUnavailableError, ImageDataset, load_fashion_mnist, load_mnist
 from arena_core.data.sources import log_fallback
+
+#: How figure titles name the data sources (the keys are the names the scripts use).
+SOURCE_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def source_label(name: str) -> str:
+    """'fashion_mnist' -> 'Fashion-MNIST': a human name for a figure title."""
+    return SOURCE_LABELS.get(name, name.replace("_", " "))
 
 
 def load_sources(
@@ -61,7 +69,7 @@ def image_grid(
     ax.imshow(picture.numpy(), cmap="gray_r" if c == 1 else None, vmin=0, vmax=1)
     ax.set_xticks([]), ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=10.5)
     if fig is not None:
         fig.tight_layout()
     return fig
@@ -70,25 +78,10 @@ def image_grid(
 def latent_scatter(
     z: Float[Tensor, "n 2"], labels: Tensor, classes: tuple[str, ...], title: str, ax
 ) -> None:
-    """2-D latent codes coloured by class."""
+    """2-D latent codes coloured by class, with the full class names on the colour bar."""
     sc = ax.scatter(z[:, 0].numpy(), z[:, 1].numpy(), c=labels.numpy(), cmap="tab10", s=3,
                     alpha=0.7, vmin=-0.5, vmax=9.5)  # fmt: skip
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$")
     cbar = ax.figure.colorbar(sc, ax=ax, ticks=range(len(classes)), fraction=0.046)
-    cbar.ax.set_yticklabels([str(c)[:10] for c in classes], fontsize=6)
-
-
-def curves(
-    histories: dict[str, dict[str, list]], keys: tuple[str, ...], ylabel: str, title: str
-) -> Figure:
-    """One line per (history, key) against epoch."""
-    fig = Figure(figsize=(6, 3.4), dpi=120)
-    ax = fig.subplots()
-    for name, h in histories.items():
-        for key in keys:
-            ax.plot(h["epoch"], h[key], marker="o", label=f"{name}: {key}")
-    ax.set_xlabel("epoch"), ax.set_ylabel(ylabel), ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3), ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    cbar.ax.set_yticklabels([str(c) for c in classes], fontsize=8.5)
