@@ -249,6 +249,7 @@ def main(args: Args) -> dict:
         fig = plot_patterns(patterns[show], labels, [names[i] for i in show], title)
         fig.set_size_inches(12, 6.6)
         for ax in fig.axes:
+            ax.grid(False)
             ax.tick_params(labelsize=7.5)
             ax.set_xlabel("key (attended-to token)")
             ax.set_ylabel("query (attending token)")

@@ -158,6 +158,7 @@ def grid_figure(lens, str_tokens: list[str], decode, title: str) -> Figure:
     fig = Figure(figsize=(2.2 + 1.2 * n_pos, 1.2 + 0.3 * n_layers))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(probs, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.grid(False)
     for layer in range(n_layers):
         for pos in range(n_pos):
             text = decode(int(ids[layer, pos])).replace("\n", "\\n")[:9]
@@ -214,6 +215,7 @@ def dla_figure(per_layer: dict[str, float], grid: torch.Tensor, title: str) -> F
     ax = fig.add_subplot(1, 2, 2)
     vmax = grid.abs().max().item() or 1.0
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+    ax.grid(False)
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_xticks(range(grid.shape[1]))

@@ -156,13 +156,21 @@ def head_patterns(model, tokens, heads) -> torch.Tensor:
 
 def pattern_figure(model, tokens, heads, names, decode, title) -> Figure:
     pats = head_patterns(model, tokens, heads)
-    return plot_patterns(pats, [label(decode, t) for t in tokens[0]], names, title)
+    fig = plot_patterns(pats, [label(decode, t) for t in tokens[0]], names, title)
+    for ax in fig.axes:
+        ax.grid(False)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("key (attended-to token)")
+        ax.set_ylabel("query (attending token)")
+    fig.tight_layout()
+    return fig
 
 
 def grid_figure(scores: torch.Tensor, baseline: float, title: str) -> Figure:
     fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(scores, cmap="viridis", vmin=0)
+    ax.grid(False)
     mid = float(scores.max()) / 2
     for i in range(scores.shape[0]):
         for j in range(scores.shape[1]):
@@ -172,8 +180,8 @@ def grid_figure(scores: torch.Tensor, baseline: float, title: str) -> Figure:
     ax.set_yticks(range(scores.shape[0]))
     ax.set_xlabel("layer-1 head (reads)")
     ax.set_ylabel("layer-0 head (writes)")
-    ax.set_title(f"{title}\nrandom-matrix baseline {baseline:.3f}", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.05)
+    ax.set_title(f"{title}\nrandom-matrix baseline {baseline:.3f}")
+    fig.colorbar(im, ax=ax, fraction=0.05, label="K-composition score")
     fig.tight_layout()
     return fig
 
@@ -194,10 +202,20 @@ def analyse_smollm2(run, args: Args, metrics: dict) -> None:
     run.record_source("data", f"uniform random tokens, [bos] + r + r, {batch} x {block}")
     ind = induction_score_grid(model, tokens, block)
     det = head_detector_scores(model, tokens)
-    grids = {"induction": ind, "prev_token": det["prev_token"], "first_token": det["first_token"]}
-    run.save_fig(
-        plot_head_scores(grids, "SmolLM2 heads on repeated random tokens"), "smollm2_grids"
-    )
+    grids = {
+        "induction": ind,
+        "previous token": det["prev_token"],
+        "first token": det["first_token"],
+    }
+    fig = plot_head_scores(grids, "SmolLM2 heads on repeated random tokens")
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            ax.set_ylabel("score (mean attention)")
+        else:
+            ax.grid(False)
+            ax.set_yticks(range(0, model.cfg.n_layers, 5 if model.cfg.n_layers > 10 else 1))
+    fig.tight_layout()
+    run.save_fig(fig, "smollm2_grids")
     top_ind, top_prev = top_heads(ind, 8), top_heads(det["prev_token"], 5)
     metrics["smollm2_induction_top"] = fmt(top_ind)
     metrics["smollm2_prev_token_top"] = fmt(top_prev)
@@ -307,7 +325,7 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
     ]
     best = divmod(int(k.argmax()), k.shape[1])
     metrics["K_composition_argmax"] = f"L0H{best[0]}->L1H{best[1]}: {float(k.max()):.3f}"
-    fig = grid_figure(k, baseline, "K-composition, layer 0 -> layer 1")
+    fig = grid_figure(k, baseline, "K-composition, layer 0 → layer 1")
     run.save_fig(fig, "attn_only_k_composition")
 
     ind_hb = [(layer, h) for layer, h, _ in chosen_ind]
