@@ -199,7 +199,7 @@ def logit_figure(tops: dict, tok, title: str) -> Figure:
         ax.set_yticks(range(len(ids))[::-1], [repr(tok.decode([t])) for t in ids], fontsize=8)
         ax.set_xlabel("direct logit effect per unit activation")
         ax.set_title(f"most {kind} tokens", fontsize=10)
-        ax.grid(alpha=0.3, axis="x")
+        ax.grid(False, axis="y")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -217,34 +217,39 @@ def probe_figure(groups: dict[str, list[float]], fire: float, title: str) -> Fig
     ax.set_ylabel("activation on the bracketed word")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper right")
-    ax.grid(alpha=0.3, axis="y")
+    ax.grid(False, axis="x")
     fig.tight_layout()
     return fig
 
 
 def ablation_figure(effects: dict[str, dict], token: str, title: str) -> Figure:
-    fig = Figure(figsize=(9, 4))
-    for i, (key, label) in enumerate(
+    from matplotlib.patches import Patch
+
+    colours = {"fire": "tab:red", "other": "tab:grey"}
+    fig = Figure(figsize=(9, 4.4))
+    for i, (key, ylabel) in enumerate(
         (("delta_loss", "loss change (nats/token)"),
          ("delta_logprob_token", f"change of log p({token!r})"))
     ):  # fmt: skip
         ax = fig.add_subplot(1, 2, i + 1)
         for j, eff in enumerate(effects.values()):
-            vals = [eff[f"{key}_fire"], eff[f"{key}_other"]]
-            ax.bar([j * 3, j * 3 + 1], vals, color=["tab:red", "tab:grey"])
-            for x, v in zip([j * 3, j * 3 + 1], vals, strict=True):
+            for d, where in enumerate(("fire", "other")):
+                x, v = j * 3 + d, eff[f"{key}_{where}"]
+                ax.bar([x], [v], color=colours[where])
                 ax.text(
-                    x, v, f"{v:+.3f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=8
+                    x, v, f"{v:+.3f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=8.5
                 )
-        ax.set_xticks([j * 3 + d for j in range(len(effects)) for d in (0, 1)],
-                      [f"{kind}-ablated,\nwhere it fires" if d == 0 else
-                       f"{kind}-ablated,\nelsewhere" for kind in effects for d in (0, 1)],
-                      fontsize=8.5)  # fmt: skip
+        ax.set_xticks([j * 3 + 0.5 for j in range(len(effects))],
+                      [f"{kind}-ablated" for kind in effects])  # fmt: skip
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3, axis="y")
+        ax.set_ylabel(ylabel)
+        ax.grid(False, axis="x")
+        ax.margins(y=0.12)
+    handles = [Patch(color=colours["fire"], label="where it fires"),
+               Patch(color=colours["other"], label="all other positions")]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
