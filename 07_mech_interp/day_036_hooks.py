@@ -92,6 +92,7 @@ def heatmap(ax, values: torch.Tensor, title: str, xlabel: str, ylabel: str, cmap
     """Layers down; a colour scale symmetric around 0 so that sign is readable."""
     vmax = values.abs().max().item() or 1.0
     im = ax.imshow(values, cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
+    ax.grid(False)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
