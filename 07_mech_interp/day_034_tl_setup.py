@@ -9,6 +9,8 @@ Shows:
 3. attention patterns of a few heads picked by score (previous-token, induction, first-token,
    current-token), the residual-stream norm per layer, and a self-contained HTML page to hover
    over the tokens (`attention_patterns.html`);
+   a mechanism diagram: one block's hook points filling the cache, and a 4-token pattern read
+   along its diagonals (the post's worked example, scored by the project's detector functions);
 4. the time of one forward with a full activation cache in each stack.
 
 Run:  arena run 34 [--smoke] [--publish]   (or python 07_mech_interp/day_034_tl_setup.py)
@@ -37,8 +39,14 @@ from arena_core.interp.cache import (
 from arena_core.interp.detectors import head_detector_scores, top_heads
 from arena_core.models import load_model
 from arena_core.models.gpt2 import load_gpt2
-from arena_core.transformer.patterns import plot_patterns
+from arena_core.transformer.patterns import (
+    current_token_scores,
+    first_token_scores,
+    plot_patterns,
+    prev_token_scores,
+)
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import diagrams as dg
 
 # A sentence that repeats itself: previous-token and induction heads both have work to do.
 PROMPT = (
@@ -69,19 +77,90 @@ def smoke_models(tmp: Path):
     return ours.eval(), hooked_transformer_from_hf_dir(tmp), f"tiny random GPT-2 ({source})"
 
 
+# The worked example of the post: one head's attention pattern over 4 tokens (queries down, keys
+# across; each row sums to 1; a query cannot look ahead).
+TOY_PATTERN = [
+    [1.0, 0.0, 0.0, 0.0],
+    [0.9, 0.1, 0.0, 0.0],
+    [0.1, 0.7, 0.2, 0.0],
+    [0.1, 0.1, 0.8, 0.0],
+]
+# The hook points drawn in the mechanism diagram, in the order a block computes them, each with
+# what the block computes to reach the next one (SmolLM2 / Llama names).
+DIAGRAM_HOOKS = [
+    ("hook_resid_pre", "RMSNorm, × W_Q, rotate (RoPE)"),
+    ("attn.hook_q", "softmax(q · k / √d_head)"),
+    ("attn.hook_pattern", "weighted sum of the values"),
+    ("attn.hook_z", "× W_O, sum over heads"),
+    ("hook_attn_out", "add to hook_resid_pre"),
+    ("hook_resid_mid", "RMSNorm, SwiGLU"),
+    ("mlp.hook_post", "× W_out, add to hook_resid_mid"),
+    ("hook_resid_post", ""),
+]
+
+
+def toy_head_scores() -> dict[str, float]:
+    """The detector scores of TOY_PATTERN, by the same functions that rank SmolLM2's heads."""
+    pattern = torch.tensor(TOY_PATTERN)[None, None]  # [batch head q k]
+    return {
+        "prev_token": prev_token_scores(pattern).item(),
+        "first_token": first_token_scores(pattern).item(),
+        "current_token": current_token_scores(pattern).item(),
+    }
+
+
+def mechanism_figure(shapes: dict[str, list[int]], toy: dict[str, float], layer: int) -> Figure:
+    """Hook points of one block, each storing its tensor in the cache under its name; then one
+    cached pattern read along a diagonal to score a head."""
+    fig, ax = dg.canvas(width=13, height=11)
+    dg.label(ax, (1.9, 10.6), "one block, its hook points", fontsize=11, fontweight="bold")
+    dg.label(ax, (8.6, 10.6), "cache: name → tensor (this run's shapes)", fontsize=11,
+             fontweight="bold")  # fmt: skip
+    step = 1.15
+    for i, (hook, computes) in enumerate(DIAGRAM_HOOKS):
+        y = 9.4 - i * step
+        dg.box(ax, (0, y), hook, width=3.8, height=0.7, role="op", fontsize=9.5)
+        if computes:
+            dg.arrow(ax, (1.9, y), (1.9, y - step + 0.7))
+            dg.label(ax, (2.05, y - (step - 0.7) / 2), computes, fontsize=8.5, ha="left",
+                     color="0.3")  # fmt: skip
+        shape = shapes.get(hook)
+        text = f"cache['blocks.{layer}.{hook}']   {shape}"
+        dg.arrow(ax, (3.8, y + 0.35), (5.0, y + 0.35), color="0.55")
+        dg.label(ax, (5.1, y + 0.35), text, fontsize=9.5, ha="left", family="monospace")
+    dg.label(ax, (1.9, 9.4 + 0.95), "from the block below", fontsize=9, color="0.4")
+    # reading one cached pattern
+    y0 = -4.2
+    dg.label(ax, (0, y0 + 5.0), "Reading a head from a cached pattern (4 tokens, by hand):",
+             fontsize=11, fontweight="bold", ha="left")  # fmt: skip
+    dg.matrix(ax, TOY_PATTERN, xy=(1.2, y0), fmt="{:.1f}", cmap="Blues",
+              row_labels=["query 0", "query 1", "query 2", "query 3"],
+              col_labels=["key 0", "key 1", "key 2", "key 3"],
+              highlight=[(1, 0), (2, 1), (3, 2)])  # fmt: skip
+    dg.label(ax, (6.0, y0 + 3.0),
+             f"previous-token score = mean of the red cells\n= (0.9 + 0.7 + 0.8) / 3 = "
+             f"{toy['prev_token']:.2f}", fontsize=10, ha="left")  # fmt: skip
+    dg.label(ax, (6.0, y0 + 1.3),
+             f"first-token score = mean of column 0, queries 1-3 = {toy['first_token']:.2f}\n"
+             f"current-token score = mean of the diagonal, queries 1-3 = "
+             f"{toy['current_token']:.2f}", fontsize=10, ha="left")  # fmt: skip
+    dg.finish(ax)
+    return fig
+
+
 def norm_figure(norms: dict[str, torch.Tensor], labels: list[str]) -> Figure:
-    fig = Figure(figsize=(7, 3.8))
+    fig = Figure(figsize=(7.5, 4))
     ax = fig.add_subplot(1, 1, 1)
     for name, values in norms.items():
         style = "--" if "TransformerLens" in name else "-"
         ax.plot(range(len(values)), values, style, marker="o", ms=3, label=name)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    every = [i for i in range(len(labels)) if i % 5 == 0 or i == len(labels) - 1]
+    ax.set_xticks(every, [labels[i] for i in every])
     ax.set_yscale("log")
-    ax.set_xlabel("residual stream entering layer (resid_pre), then the final resid_post")
-    ax.set_ylabel("L2 norm")
-    ax.set_title("Residual-stream norm grows through the layers", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.set_xlabel("layer (the residual stream entering it; 'out' = after the last block)")
+    ax.set_ylabel("L2 norm of the residual stream")
+    ax.set_title("Residual-stream norm through the layers")
+    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -163,14 +242,26 @@ def main(args: Args) -> dict:
         patterns = torch.stack([our_cache["pattern", ly][0, h] for ly, h in picks.values()])
         names = [f"L{ly}H{h} ({kind.replace('_', '-')})" for kind, (ly, h) in picks.items()]
         labels = [t.replace("\n", "\\n") for t in str_tokens]
-        # the PNG shows three heads in one row (the first-token head is one dark column; the
-        # HTML page has all four), at a size that keeps the file small
-        show = [0, 1, 3]
+        # the PNG shows the previous-token and the induction head side by side, large enough to
+        # read the tokens (the HTML page has all four heads)
+        show = [0, 1]
         title = "Attention patterns (queries down, keys across)"
         fig = plot_patterns(patterns[show], labels, [names[i] for i in show], title)
-        fig.set_size_inches(15, 5.6)
+        fig.set_size_inches(12, 6.6)
+        for ax in fig.axes:
+            ax.grid(False)
+            ax.tick_params(labelsize=7.5)
+            ax.set_xlabel("key (attended-to token)")
+            ax.set_ylabel("query (attending token)")
+            ax.title.set_fontsize(11)
         fig.tight_layout(rect=(0, 0, 1, 0.96))
         run.save_fig(fig, "attention_patterns")
+        toy = toy_head_scores()
+        metrics["toy_pattern_scores"] = toy
+        run.save_fig(
+            mechanism_figure(metrics["activation_shapes_ours_tl"], toy, picks["prev_token"][0]),
+            "mechanism",
+        )
         html = write_attention_html(
             run.out_dir / "attention_patterns.html", str_tokens, patterns, names,
             f"Day 34: attention of four {'SmolLM2-135M ' if not args.smoke else ''}heads",
@@ -186,18 +277,18 @@ def main(args: Args) -> dict:
             [tl_cache["resid_pre", layer] for layer in range(n_layers)]
             + [tl_cache["resid_post", n_layers - 1]]
         )[:, 0]
-        norm_labels = [f"L{layer}" for layer in range(n_layers)] + ["final"]
+        norm_labels = [str(layer) for layer in range(n_layers)] + ["out"]
         norms = {
-            "ours, token 0": resid[:, 0].norm(dim=-1),
-            "ours, mean of tokens 1..": resid[:, 1:].norm(dim=-1).mean(-1),
-            "TransformerLens, mean of tokens 1..": tl_resid[:, 1:].norm(dim=-1).mean(-1),
+            "ours, first token": resid[:, 0].norm(dim=-1),
+            "ours, mean of the other tokens": resid[:, 1:].norm(dim=-1).mean(-1),
+            "TransformerLens, mean of the other tokens": tl_resid[:, 1:].norm(dim=-1).mean(-1),
         }
         run.save_fig(norm_figure(norms, norm_labels), "resid_norm_by_layer")
         metrics["resid_norm_first_token_by_layer"] = [
-            round(v, 2) for v in norms["ours, token 0"].tolist()
+            round(v, 2) for v in norms["ours, first token"].tolist()
         ]
         metrics["resid_norm_rest_by_layer"] = [
-            round(v, 2) for v in norms["ours, mean of tokens 1.."].tolist()
+            round(v, 2) for v in norms["ours, mean of the other tokens"].tolist()
         ]
 
         # 4. one cached forward (every hook point), interleaved so both see the same load

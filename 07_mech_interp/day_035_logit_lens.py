@@ -3,7 +3,7 @@
 Shows:
 1. the logit lens (nostalgebraist 2020): every layer's residual stream read out through the final
    RMSNorm (scale recomputed for that residual) and the unembedding, on a factual-recall prompt,
-   a repeated sentence, a Shakespeare line and the alphabet — when does the final
+   a repeated sentence, a Shakespeare line, the weekdays and the alphabet — when does the final
    answer become the top token, how likely is it per layer, how far is each layer from the output
    (KL); a layer x position grid with the top token written in each cell;
 2. direct logit attribution (Elhage et al. 2021) of " Paris" minus " London" on
@@ -12,6 +12,7 @@ Shows:
 
 Run:  arena run 35 [--smoke] [--publish]   (or python 07_mech_interp/day_035_logit_lens.py)
 Full run: 8 s on a quiet 2-core machine, 1 thread (five short prompts, one cached forward each).
+The mechanism diagram reads a 2-wide toy residual through the project's own final norm.
 Smoke: ~5 s (a tiny random Llama with grouped-query attention and random tokens).
 """
 
@@ -24,6 +25,7 @@ from arena_core.interp.attribution import dla, head_dla_grid, layer_dla, logit_d
 from arena_core.interp.cache import run_with_cache
 from arena_core.interp.logit_lens import (
     answer_rank_and_prob,
+    apply_final_norm_recomputed,
     kl_to_final,
     logit_lens,
     top_k_tokens,
@@ -31,6 +33,7 @@ from arena_core.interp.logit_lens import (
 from arena_core.models import load_model
 from arena_core.transformer import Llama, TransformerConfig
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import diagrams as dg
 
 # (name, prompt, expected next token): the expectation is checked against the model at run time.
 PROMPTS = [
@@ -44,7 +47,16 @@ PROMPTS = [
     ("weekdays", "Monday, Tuesday, Wednesday, Thursday,", " Friday"),
     ("alphabet", "A, B, C, D, E, F,", " G"),
 ]
-GRID_PROMPTS = ("capital", "repeat")  # the layer x position grids drawn
+GRID_PROMPTS = ("capital",)  # the layer x position grids drawn
+
+# The worked example of the post: a 2-wide residual stream, a 3-token vocabulary, an early
+# residual (small) and a final one (large, pointing elsewhere); the final RMSNorm's gain is 1.
+TOY = {
+    "W_U": [[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]],
+    "r_early": [1.0, 7.0],
+    "r_final": [70.0, 10.0],
+}
+TOY_TOKENS = ["' Paris'", "' London'", "' the'"]
 
 
 @dataclass
@@ -63,47 +75,126 @@ def tiny_model() -> Llama:
     return Llama(cfg).eval()
 
 
+def toy_lens_numbers() -> dict:
+    """The lens on the toy residuals with the project's `apply_final_norm_recomputed` (each
+    residual divided by its own RMS scale), and the wrong reading that divides the early residual
+    by the final residual's scale."""
+    cfg = TransformerConfig(
+        d_model=2, n_layers=1, n_heads=1, d_head=2, d_mlp=2, d_vocab=3, n_ctx=4,
+        tie_embeddings=False,
+    )  # fmt: skip
+    model = Llama(cfg).eval()
+    W_U = torch.tensor(TOY["W_U"])
+    with torch.no_grad():
+        model.unembed.W_U.copy_(W_U)
+        model.ln_final.w.fill_(1.0)
+    out = {}
+    for name in ("r_early", "r_final"):
+        r = torch.tensor(TOY[name])
+        scale = (r.pow(2).mean() + model.ln_final.eps).sqrt().item()
+        with torch.no_grad():
+            normed = apply_final_norm_recomputed(model, r)
+        logits = normed @ W_U
+        out[name] = {
+            "scale": scale,
+            "normed": normed.tolist(),
+            "logits": logits.tolist(),
+            "probs": logits.softmax(-1).tolist(),
+        }
+    wrong = torch.tensor(TOY["r_early"]) / out["r_final"]["scale"]
+    logits = wrong @ W_U
+    out["r_early_with_final_scale"] = {
+        "scale": out["r_final"]["scale"],
+        "normed": wrong.tolist(),
+        "logits": logits.tolist(),
+        "probs": logits.softmax(-1).tolist(),
+    }
+    return out
+
+
+def mechanism_figure(toy: dict) -> Figure:
+    """The lens as a pipeline: a residual, divided by its own RMS scale, times W_U, softmax; the
+    same early residual divided by the final scale gives a flat, meaningless distribution."""
+    fig, ax = dg.canvas(width=15, height=10)
+    rows = [
+        ("r_early", "residual entering\nan early layer", "its own scale", 5.0),
+        ("r_final", "final residual", "its own scale", 2.8),
+        ("r_early_with_final_scale", "the early residual,\nwrong scale", "the FINAL scale", 0.6),
+    ]
+    dg.matrix(ax, TOY["W_U"], xy=(8.5, 7.4), title="W_U (shared by every row)", cmap=None,
+              fmt="{:g}", col_labels=TOY_TOKENS, fontsize=9)  # fmt: skip
+    for key, name, which, y in rows:
+        data = toy[key]
+        resid = TOY["r_early"] if key != "r_final" else TOY["r_final"]
+        grey = key == "r_early_with_final_scale"
+        colour = "#d62728" if grey else "0.25"
+        dg.label(ax, (0.9, y + 0.5), name, fontsize=9.5, ha="right", color=colour)
+        dg.matrix(ax, [resid], xy=(1.1, y), cmap=None, fmt="{:g}")
+        dg.arrow(ax, (3.2, y + 0.5), (5.0, y + 0.5), f"÷ {which}\n({data['scale']:.3g})",
+                 color=colour, fontsize=8.5)  # fmt: skip
+        dg.matrix(ax, [data["normed"]], xy=(5.1, y), cmap=None, fmt="{:.2f}")
+        dg.arrow(ax, (7.2, y + 0.5), (8.4, y + 0.5), "× W_U", color=colour, fontsize=8.5)
+        dg.matrix(ax, [data["logits"]], xy=(8.5, y), cmap=None, fmt="{:.2f}",
+                  col_labels=TOY_TOKENS if key == "r_early" else None, fontsize=9,
+                  title="logits" if key == "r_early" else None)  # fmt: skip
+        dg.arrow(ax, (11.6, y + 0.5), (12.4, y + 0.5), "softmax", color=colour, fontsize=8.5)
+        top = max(range(3), key=lambda i: data["probs"][i])
+        dg.matrix(ax, [data["probs"]], xy=(12.5, y), cmap=None if grey else "Greens",
+                  fmt="{:.2f}", fontsize=9,
+                  highlight=[] if grey else [(0, top)],
+                  title="probabilities" if key == "r_early" else None,
+                  col_labels=TOY_TOKENS if key == "r_early" else None)  # fmt: skip
+    dg.label(ax, (7.8, -0.2), "divided by the final scale, an early residual says nothing: "
+             "every token gets about 1/3", fontsize=9.5, color="#d62728")  # fmt: skip
+    dg.finish(ax)
+    return fig
+
+
 def grid_figure(lens, str_tokens: list[str], decode, title: str) -> Figure:
     """Layers down (embeddings at the top), positions across; colour = top-token probability."""
     probs, ids = top_k_tokens(lens.log_probs, k=1)
     probs, ids = probs[..., 0], ids[..., 0]
     n_layers, n_pos = probs.shape
-    fig = Figure(figsize=(1.0 + 0.85 * n_pos, 0.9 + 0.24 * n_layers))
+    fig = Figure(figsize=(2.2 + 1.2 * n_pos, 1.2 + 0.3 * n_layers))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(probs, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.grid(False)
     for layer in range(n_layers):
         for pos in range(n_pos):
-            text = decode(int(ids[layer, pos])).replace("\n", "\\n")[:8]
+            text = decode(int(ids[layer, pos])).replace("\n", "\\n")[:9]
             colour = "black" if probs[layer, pos] > 0.6 else "white"
-            ax.text(pos, layer, text, ha="center", va="center", fontsize=6.5, color=colour)
-    ax.set_xticks(range(n_pos), [t.replace("\n", "\\n") for t in str_tokens], rotation=45,
-                  ha="right", fontsize=8)  # fmt: skip
-    ax.set_yticks(range(n_layers), lens.labels, fontsize=6.5)
-    ax.set_xlabel("input token (the cell shows the predicted *next* token)")
-    ax.set_title(title, fontsize=10)
+            ax.text(pos, layer, repr(text), ha="center", va="center", fontsize=8.5, color=colour)
+    ax.set_xticks(range(n_pos), [t.replace("\n", "\\n") for t in str_tokens])
+    ylabels = [lab.removeprefix("L") if lab != "final" else "output" for lab in lens.labels]
+    ax.set_yticks(range(n_layers), ylabels, fontsize=8.5)
+    ax.set_xlabel("input token (each cell: the predicted next token)")
+    ax.set_ylabel("residual stream entering layer")
+    ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.04, label="probability of the top token")
     fig.tight_layout()
     return fig
 
 
 def answer_figure(curves: dict[str, dict[str, list[float]]], labels: list[str]) -> Figure:
-    fig = Figure(figsize=(13, 3.8))
+    fig = Figure(figsize=(13, 4.6))
     panels = [("prob", "probability of the final answer", "linear"),
               ("rank", "rank of the final answer (0 = top)", "symlog"),
-              ("kl", "KL(final || layer), nats", "linear")]  # fmt: skip
+              ("kl", "KL(output || layer), nats", "linear")]  # fmt: skip
     x = range(len(labels))
+    ticks = [i for i in x if i % 5 == 0 or i == len(labels) - 1]
+    names = [lab.removeprefix("L") if lab != "final" else "out" for lab in labels]
     for i, (key, ylabel, scale) in enumerate(panels):
         ax = fig.add_subplot(1, 3, i + 1)
         for name, c in curves.items():
             ax.plot(x, c[key], marker="o", ms=2.5, label=name)
         ax.set_yscale(scale)
-        ax.set_xticks(x[::3], labels[::3], rotation=90, fontsize=7)
+        ax.set_xticks(ticks, [names[t] for t in ticks])
+        ax.set_xlabel("residual stream entering layer")
         ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        if i == 0:
-            ax.legend(fontsize=7)
-    fig.suptitle("Logit lens, last position: when does each layer 'know' the answer?", fontsize=10)
-    fig.tight_layout()
+    handles, legend_labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="lower center", ncol=len(curves), frameon=False)
+    fig.suptitle("Logit lens at the last position: when does each layer 'know' the answer?")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -120,16 +211,16 @@ def dla_figure(per_layer: dict[str, float], grid: torch.Tensor, title: str) -> F
     ax.set_ylabel("direct contribution to the logit difference")
     ax.set_title("per layer", fontsize=9)
     ax.axhline(0, color="black", lw=0.5)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper left")
     ax = fig.add_subplot(1, 2, 2)
     vmax = grid.abs().max().item() or 1.0
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+    ax.grid(False)
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_xticks(range(grid.shape[1]))
     ax.set_title("per attention head", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.05)
+    fig.colorbar(im, ax=ax, fraction=0.05, label="direct contribution")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -138,6 +229,9 @@ def dla_figure(per_layer: dict[str, float], grid: torch.Tensor, title: str) -> F
 def main(args: Args) -> dict:
     with Run(day=35, args=args) as run:
         metrics: dict = {}
+        toy = toy_lens_numbers()
+        metrics["toy_example"] = toy
+        run.save_fig(mechanism_figure(toy), "mechanism")
         if args.smoke:
             model = tiny_model().to(run.device)
             prompts = [(f"random{i}", torch.randint(0, 97, (1, 8)), None) for i in range(2)]
@@ -190,7 +284,7 @@ def main(args: Args) -> dict:
                     for pr, ix in zip(probs.tolist(), ids.tolist(), strict=True)
                 ][:: max(1, len(rank) // 10)],
             }
-            curves[f"{name}: {decode(answer)!r}"] = {
+            curves[f"{decode(answer)!r} ({name})"] = {
                 "prob": prob.tolist(), "rank": rank.tolist(), "kl": kl.tolist()
             }  # fmt: skip
             if args.smoke or name in GRID_PROMPTS:

@@ -11,11 +11,13 @@ Shows:
    ("The Eiffel Tower is in the city of" -> " Paris" vs "The Colosseum ..." -> " Rome"), six pairs
    of equal token length, batched: a normalised logit difference (0 = corrupted, 1 = clean) for
    the residual stream at every (layer, position), attention and MLP outputs, and every head;
-4. previous-, current- and first-token head scores from one cached forward (head detectors).
+4. previous-, current- and first-token head scores from one cached forward (head detectors),
+   recorded in metrics.json;
+5. a mechanism diagram of one patch, drawn with the numbers of the post's worked example.
 
 Run:  arena run 36 [--smoke] [--publish]   (or python 07_mech_interp/day_036_hooks.py)
 Full run: 420 s on a quiet 2-core machine, 1 thread (two ablation scans, ~1,100 patched
-forwards); the published run took 11 min of wall time on a shared, busy machine.
+forwards); longer when other jobs share the cores.
 Smoke: ~10 s (a tiny random Llama with grouped-query attention and random tokens).
 """
 
@@ -33,6 +35,8 @@ from arena_core.interp.ablation import (
 )
 from arena_core.interp.detectors import head_detector_scores, top_heads
 from arena_core.interp.patching import (
+    logit_diff,
+    normalised_logit_diff,
     patch_attn_out,
     patch_head_z_all_pos,
     patch_mlp_out,
@@ -41,9 +45,9 @@ from arena_core.interp.patching import (
 )
 from arena_core.models import load_model
 from arena_core.transformer import Llama, TransformerConfig
-from arena_core.transformer.patterns import plot_head_scores
 from arena_core.transformer.tl_twin import transformer_lens_twin
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils.diagrams import PALETTE, arrow, box, canvas, finish, label
 
 # Landmark prompts of 9 SmolLM2 tokens each ("The" + 3 subject tokens + " is in the city of")
 # whose top-1 next token is the city (checked at run time). Prompts whose answer already appears
@@ -88,6 +92,7 @@ def heatmap(ax, values: torch.Tensor, title: str, xlabel: str, ylabel: str, cmap
     """Layers down; a colour scale symmetric around 0 so that sign is readable."""
     vmax = values.abs().max().item() or 1.0
     im = ax.imshow(values, cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
+    ax.grid(False)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -98,12 +103,12 @@ def ablation_figure(scans: dict[str, torch.Tensor], top: dict[str, list]) -> Fig
     fig = Figure(figsize=(10, 7))
     for i, (kind, scan) in enumerate(scans.items()):
         ax = fig.add_subplot(1, len(scans), i + 1)
-        im = heatmap(ax, scan, f"{kind}-ablation: loss increase (nats/token)", "head", "layer")
+        im = heatmap(ax, scan, f"{kind}-ablation", "head", "layer")
         ax.set_xticks(range(scan.shape[1]))
         for layer, head, _ in top[kind][:5]:  # mark the five most important heads
             ax.add_patch(_box(head, layer))
-        fig.colorbar(im, ax=ax, fraction=0.05)
-    fig.suptitle("Ablating one head at a time (black boxes: top 5)", fontsize=11)
+        fig.colorbar(im, ax=ax, fraction=0.05, label="loss increase (nats/token)")
+    fig.suptitle("Ablating one head at a time on Hamlet (black boxes: the top 5)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -121,9 +126,96 @@ def patching_figure(maps: dict[str, torch.Tensor], labels: list[str], title: str
         im = heatmap(ax, values, name, "position" if labels else "head", "layer")
         ticks = labels or [str(h) for h in range(values.shape[1])]
         ax.set_xticks(range(values.shape[1]), ticks, rotation=90 if labels else 0, fontsize=8)
-        fig.colorbar(im, ax=ax, fraction=0.05)
+        fig.colorbar(im, ax=ax, fraction=0.05, label="fraction of the logit difference restored")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+# The worked example of the post: last-position logits over three tokens (" Paris", " Rome",
+# " London") in the clean, corrupted and one patched run; the answers are (" Paris", " Rome").
+TOY_LOGITS = {"clean": [5.0, 1.0, 0.0], "corrupted": [1.0, 4.0, 0.0], "patched": [3.0, 2.0, 0.0]}
+
+
+def toy_patching_numbers() -> dict[str, float]:
+    """LD of each toy run and the normalised score of the patched run, by the patching module."""
+    answers = torch.tensor([[0, 1]])
+    ld = {k: logit_diff(torch.tensor([[v]]), answers).item() for k, v in TOY_LOGITS.items()}
+    metric = normalised_logit_diff(answers, ld["clean"], ld["corrupted"])
+    score = metric(torch.tensor([[TOY_LOGITS["patched"]]])).item()
+    return {**{f"ld_{k}": v for k, v in ld.items()}, "score": score}
+
+
+def mechanism_figure(toy: dict[str, float]) -> Figure:
+    """Two runs side by side as (layer x position) grids of residual-stream states: one clean
+    state is copied into the corrupted run, and everything it can reach downstream is recomputed."""
+    from matplotlib.patches import Rectangle
+
+    clean_tokens = ["The", " E", "iffel", " Tower", " is", " in", " the", " city", " of"]
+    corrupt_tokens = ["The", " Col", "osse", "um", " is", " in", " the", " city", " of"]
+    n_pos, n_layers, w, h = len(clean_tokens), 4, 0.95, 0.7
+    p_layer, p_pos = 1, 2  # the patched state: layer 1, the middle subject token
+    fig, ax = canvas(width=16, height=10)
+
+    def grid(y0: float, tokens: list[str], patched: bool) -> None:
+        for layer in range(n_layers):
+            for pos in range(n_pos):
+                face = PALETTE["input"]
+                if patched and layer == p_layer and pos == p_pos:
+                    face = "#d62728"
+                elif patched and layer > p_layer and pos >= p_pos:
+                    face = PALETTE["highlight"]  # can read the patched state: recomputed
+                elif not patched and layer == p_layer and pos == p_pos:
+                    face = "#d62728"
+                rect = Rectangle((pos * w, y0 + layer * h), w, h, fc=face, ec="0.45", lw=0.8)
+                ax.add_patch(rect)
+            label(ax, (-0.15, y0 + (layer + 0.5) * h), f"layer {layer}", fontsize=9, ha="right")
+        for pos, token in enumerate(tokens):
+            label(ax, ((pos + 0.5) * w, y0 - 0.25), token.strip(), fontsize=9, va="top",
+                  bbox=dict(fc="white", ec="none", pad=0.5), zorder=3)  # fmt: skip
+
+    top_y, bottom_y = 5.6, 0.6
+    grid(top_y, clean_tokens, patched=False)
+    grid(bottom_y, corrupt_tokens, patched=True)
+    label(ax, (n_pos * w / 2, top_y + n_layers * h + 0.35), "clean run (cached)", fontsize=11,
+          fontweight="bold")  # fmt: skip
+    label(ax, (n_pos * w / 2, bottom_y + n_layers * h + 0.35), "corrupted run, one state patched",
+          fontsize=11, fontweight="bold")  # fmt: skip
+    src = ((p_pos + 0.5) * w, top_y + (p_layer + 0.5) * h)
+    dst = ((p_pos + 0.5) * w, bottom_y + (p_layer + 0.5) * h)
+    arrow(ax, src, dst, color="0.1", curve=0.55)
+    label(ax, (src[0] + 0.2, (src[1] + dst[1]) / 2 + 0.1),
+          "copy this one state: the hook returns the clean value", fontsize=9.5,
+          color="#d62728", ha="left")  # fmt: skip
+    label(ax, (n_pos * w + 0.2, bottom_y - 0.9),
+          "pink: states that can read the patch (later layers, same or later positions)",
+          fontsize=9, ha="right")  # fmt: skip
+
+    # the three runs' last-position logit differences and the score
+    right = n_pos * w + 1.0
+    out_top = top_y + n_layers * h
+    out_bot = bottom_y + n_layers * h
+    arrow(ax, ((n_pos - 0.5) * w, out_top), (right, out_top - 0.35))
+    arrow(ax, ((n_pos - 0.5) * w, out_bot), (right, out_bot - 0.35))
+    box(
+        ax,
+        (right, out_top - 1.0),
+        f"clean: LD = {toy['ld_clean']:g}\n(unpatched corrupted: LD = {toy['ld_corrupted']:g})",
+        width=4.2,
+        height=1.1,
+        role="output",
+        fontsize=9.5,
+    )
+    box(ax, (right, out_bot - 1.0), f"patched: LD = {toy['ld_patched']:g}", width=4.2,
+        height=1.1, role="highlight", fontsize=9.5)  # fmt: skip
+    label(ax, (right + 2.1, (out_top + out_bot) / 2 - 0.55),
+          "LD = logit(' Paris') − logit(' Rome')\nat the last position", fontsize=9)  # fmt: skip
+    ld_c, ld_x, ld_p = toy["ld_clean"], toy["ld_corrupted"], toy["ld_patched"]
+    box(ax, (right - 0.5, bottom_y - 1.9),
+        f"score = ({ld_p:g} − ({ld_x:g})) / ({ld_c:g} − ({ld_x:g})) = {toy['score']:.3f}\n"
+        "0 = like the corrupted run, 1 = like the clean run",
+        width=5.2, height=1.2, role="op", fontsize=9.5)  # fmt: skip
+    finish(ax)
     return fig
 
 
@@ -134,6 +226,9 @@ def fmt(heads: list[tuple[int, int, float]]) -> list[str]:
 def main(args: Args) -> dict:
     with Run(day=36, args=args) as run:
         metrics: dict = {}
+        toy = toy_patching_numbers()
+        metrics["toy_example"] = toy
+        run.save_fig(mechanism_figure(toy), "mechanism")
         if args.smoke:
             model = tiny_model().to(run.device)
             tokens = torch.randint(0, model.cfg.d_vocab, (2, 24))
@@ -161,7 +256,10 @@ def main(args: Args) -> dict:
             metrics["n_prompts"] = len(LANDMARKS)
             first = [tok.decode([t]) for t in clean[0]]
             other = [tok.decode([t]) for t in clean[1]]
-            labels = [a if a == b else f"{a}/{b}" for a, b in zip(first, other, strict=True)]
+            labels = [
+                a.strip() if a == b else f"{a.strip()}/{b.strip()}"
+                for a, b in zip(first, other, strict=True)
+            ]
         tokens, clean, corrupted, answers = (
             t.to(run.device) for t in (tokens, clean, corrupted, answers)
         )
@@ -214,11 +312,19 @@ def main(args: Args) -> dict:
         if args.block_patching:
             maps["attn_out"] = patch_attn_out(model, corrupted, setup.clean_cache, setup.metric)
             maps["mlp_out"] = patch_mlp_out(model, corrupted, setup.clean_cache, setup.metric)
-        title = "Patching clean into corrupted at one (layer, position): normalised logit diff"
-        run.save_fig(patching_figure(maps, labels, title), "patching_by_position")
+        names = {
+            "resid_pre": "residual stream (entering the layer)",
+            "attn_out": "attention output",
+            "mlp_out": "MLP output",
+        }
+        title = "Patching one clean (layer, position) into the corrupted run"
+        shown = {names[k]: v for k, v in maps.items()}
+        run.save_fig(patching_figure(shown, labels, title), "patching_by_position")
         heads = patch_head_z_all_pos(model, corrupted, setup.clean_cache, setup.metric)
         run.save_fig(
-            patching_figure({"head z (all positions)": heads}, [], "Patching each head's output"),
+            patching_figure(
+                {"one head's output, all positions": heads}, [], "Patching one head at a time"
+            ),
             "patching_heads",
         )
         last = clean.shape[1] - 1
@@ -241,9 +347,6 @@ def main(args: Args) -> dict:
         scores = head_detector_scores(model, tokens)
         for name, s in scores.items():
             metrics[f"{name}_top_heads"] = fmt(top_heads(s, 5))
-        run.save_fig(
-            plot_head_scores(scores, "Head detectors on the Hamlet passage"), "head_detectors"
-        )
         return run.finish(metrics)
 
 

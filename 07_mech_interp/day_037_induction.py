@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from arena_core.interp.attention_html import write_attention_html
 from arena_core.interp.circuits import (
+    composition_from_factors,
     composition_scores,
     full_qk_circuit,
     ov_copying_score,
@@ -44,6 +45,15 @@ from arena_core.models import load_model
 from arena_core.transformer import GPT2, Llama, TransformerConfig
 from arena_core.transformer.patterns import plot_head_scores, plot_patterns
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import diagrams as dg
+
+# The worked example of the post: in a 2-wide residual stream, head A (layer 0) reads and writes
+# direction 1 (d_head = 1: W_V = e1, W_O = e1^T). Head B (layer 1) has queries reading direction 2
+# and one of three key directions; the K-composition score says how much of what A writes B's
+# keys read.
+TOY_W_V_A, TOY_W_O_A = [[1.0], [0.0]], [[1.0, 0.0]]
+TOY_W_Q_B = [[0.0], [1.0]]
+TOY_KEY_DIRECTIONS = [(1.0, 0.0), (0.6, 0.8), (0.0, 1.0)]
 
 
 @dataclass
@@ -76,6 +86,58 @@ def tiny_attn_only() -> GPT2:
     return GPT2(cfg).eval()
 
 
+def toy_composition() -> list[float]:
+    """K-composition of the toy head A into head B for each key direction, by the project's
+    `composition_from_factors` (the same call `composition_scores` makes for mode "K")."""
+    left_a, right_a = torch.tensor([TOY_W_V_A]), torch.tensor([TOY_W_O_A])
+    w_k = torch.tensor([[[x], [y]] for x, y in TOY_KEY_DIRECTIONS])  # [hb d_model d_head]
+    w_q = torch.tensor(TOY_W_Q_B).expand(len(TOY_KEY_DIRECTIONS), 2, 1)
+    scores = composition_from_factors(left_a, right_a, w_k, w_q.transpose(-1, -2))
+    return [round(v, 6) for v in scores[0].tolist()]
+
+
+def mechanism_figure(toy: list[float]) -> Figure:
+    """The two-head induction circuit on the tokens `x A B y A`: a previous-token head writes
+    "after A" into B's position; the induction head's query at the second A matches that key
+    (K-composition) and its OV circuit copies B."""
+    tokens = ["x", "A", "B", "y", "A"]
+    w, gap = 1.3, 0.5
+    fig, ax = dg.canvas(width=14, height=9)
+    xs = [i * (w + gap) for i in range(len(tokens))]
+    for i, (x, t) in enumerate(zip(xs, tokens, strict=True)):
+        dg.box(ax, (x, 0), t, width=w, height=0.9, role="input", fontsize=13)
+        dg.label(ax, (x + w / 2, -0.35), f"position {i}", fontsize=8.5, color="0.4")
+    cx = [x + w / 2 for x in xs]
+    # layer 0: the previous-token head at B looks at A and writes "after A" into B's stream
+    dg.box(ax, (xs[2] - 0.55, 2.0), "B's stream now also\nholds: 'after A'", width=2.4,
+           height=1.0, role="param", fontsize=9.5)  # fmt: skip
+    dg.arrow(ax, (cx[2], 0.9), (cx[2], 2.0))
+    dg.arrow(ax, (cx[2] - 0.3, 0.9), (cx[1], 0.9), curve=0.9, color="#1f77b4")
+    dg.label(ax, (cx[1] - 0.5, 2.35), "layer 0:\nprevious-token head", fontsize=9,
+             color="#1f77b4")  # fmt: skip
+    # layer 1: the induction head at the second A
+    dg.box(ax, (xs[4] - 0.55, 2.0), "query: 'I am A'", width=2.4, height=0.8, role="op",
+           fontsize=9.5)  # fmt: skip
+    dg.arrow(ax, (cx[4], 0.9), (cx[4], 2.0))
+    dg.arrow(ax, (xs[4] - 0.55, 2.6), (xs[2] + 1.85, 2.6), curve=0.35, color="#d62728")
+    dg.label(ax, ((cx[2] + cx[4]) / 2 - 0.1, 4.1),
+             "layer 1, induction head:\nthe query matches the key 'after A'\n"
+             "(K-composition: the key reads\nwhat the layer-0 head wrote)",
+             fontsize=9.5, color="#d62728")  # fmt: skip
+    dg.box(ax, (xs[4] - 0.55, 5.2), "copy what B's stream holds\n(OV circuit) → predict B",
+           width=3.1, height=1.0, role="output", fontsize=9.5)  # fmt: skip
+    dg.arrow(ax, (cx[4], 2.8), (cx[4], 5.2), color="#d62728")
+    # the worked example of the K-composition score
+    names = ", ".join(
+        f"({x:g}, {y:g}) → {v:.2f}" for (x, y), v in zip(TOY_KEY_DIRECTIONS, toy, strict=True)
+    )
+    dg.box(ax, (0, 4.9), "Worked example, 2-wide stream:\nhead A writes along (1, 0);\n"
+           "K-composition into B when B's key reads\n" + names.replace(", (", ",\n("),
+           width=4.6, height=2.3, role="neutral", fontsize=9)  # fmt: skip
+    dg.finish(ax)
+    return fig
+
+
 def fmt(heads: list[tuple[int, int, float]]) -> list[str]:
     return [f"L{layer}H{head}: {score:.3f}" for layer, head, score in heads]
 
@@ -94,13 +156,21 @@ def head_patterns(model, tokens, heads) -> torch.Tensor:
 
 def pattern_figure(model, tokens, heads, names, decode, title) -> Figure:
     pats = head_patterns(model, tokens, heads)
-    return plot_patterns(pats, [label(decode, t) for t in tokens[0]], names, title)
+    fig = plot_patterns(pats, [label(decode, t) for t in tokens[0]], names, title)
+    for ax in fig.axes:
+        ax.grid(False)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("key (attended-to token)")
+        ax.set_ylabel("query (attending token)")
+    fig.tight_layout()
+    return fig
 
 
 def grid_figure(scores: torch.Tensor, baseline: float, title: str) -> Figure:
     fig = Figure(figsize=(5.2, 4.4))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(scores, cmap="viridis", vmin=0)
+    ax.grid(False)
     mid = float(scores.max()) / 2
     for i in range(scores.shape[0]):
         for j in range(scores.shape[1]):
@@ -110,26 +180,8 @@ def grid_figure(scores: torch.Tensor, baseline: float, title: str) -> Figure:
     ax.set_yticks(range(scores.shape[0]))
     ax.set_xlabel("layer-1 head (reads)")
     ax.set_ylabel("layer-0 head (writes)")
-    ax.set_title(f"{title}\nrandom-matrix baseline {baseline:.3f}", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.05)
-    fig.tight_layout()
-    return fig
-
-
-def qk_pos_figure(qk: torch.Tensor, title: str) -> Figure:
-    n = qk.shape[0]
-    masked = qk.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("nan"))
-    fig = Figure(figsize=(4.6, 4.2))
-    ax = fig.add_subplot(1, 1, 1)
-    # divided by the largest |score| (the colour bar then needs no offset); the shape is the point
-    im = ax.imshow(masked / masked.nan_to_num().abs().max(), cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xlabel("key position")
-    ax.set_ylabel("query position")
-    ticks = range(0, n, max(1, n // 8))
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.05, label="score / max |score|")
+    ax.set_title(f"{title}\nrandom-matrix baseline {baseline:.3f}")
+    fig.colorbar(im, ax=ax, fraction=0.05, label="K-composition score")
     fig.tight_layout()
     return fig
 
@@ -150,10 +202,20 @@ def analyse_smollm2(run, args: Args, metrics: dict) -> None:
     run.record_source("data", f"uniform random tokens, [bos] + r + r, {batch} x {block}")
     ind = induction_score_grid(model, tokens, block)
     det = head_detector_scores(model, tokens)
-    grids = {"induction": ind, "prev_token": det["prev_token"], "first_token": det["first_token"]}
-    run.save_fig(
-        plot_head_scores(grids, "SmolLM2 heads on repeated random tokens"), "smollm2_grids"
-    )
+    grids = {
+        "induction": ind,
+        "previous token": det["prev_token"],
+        "first token": det["first_token"],
+    }
+    fig = plot_head_scores(grids, "SmolLM2 heads on repeated random tokens")
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            ax.set_ylabel("score (mean attention)")
+        else:
+            ax.grid(False)
+            ax.set_yticks(range(0, model.cfg.n_layers, 5 if model.cfg.n_layers > 10 else 1))
+    fig.tight_layout()
+    run.save_fig(fig, "smollm2_grids")
     top_ind, top_prev = top_heads(ind, 8), top_heads(det["prev_token"], 5)
     metrics["smollm2_induction_top"] = fmt(top_ind)
     metrics["smollm2_prev_token_top"] = fmt(top_prev)
@@ -222,7 +284,7 @@ def analyse_smollm2(run, args: Args, metrics: dict) -> None:
 def analyse_attn_only(run, args: Args, metrics: dict) -> None:
     gen = torch.Generator().manual_seed(args.seed + 1)
     if args.smoke:
-        model, decode = tiny_attn_only().to(run.device), (lambda ids: str(ids[0]))
+        model = tiny_attn_only().to(run.device)
         run.record_source("attn_only_model", "tiny random attention-only GPT-2, smoke run")
         block, batch = 10, 4
     else:
@@ -232,7 +294,7 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
             lm = load_attn_only(args.attn_only_checkpoint, device=run.device)
         else:
             lm = load_model("attn-only-2l", device=run.device)
-        model, decode = lm.model.eval(), lm.tokenizer.decode
+        model = lm.model.eval()
         run.record_source("attn_only_model", lm.source)
         block, batch = args.small_block, args.small_batch
     cfg = model.cfg
@@ -240,12 +302,6 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
     run.record_source("attn_only_data", f"uniform random characters, r + r, {batch} x {block}")
     ind = induction_score_grid(model, tokens, block)
     prev = head_detector_scores(model, tokens)["prev_token"]
-    grids = {"induction": ind, "prev_token": prev}
-    fig = plot_head_scores(grids, "2-layer attention-only model")
-    for ax in fig.axes:  # integer layer ticks (the helper leaves matplotlib's 0.25 steps here)
-        if ax.get_xlabel() == "head":
-            ax.set_yticks(range(cfg.n_layers))
-    run.save_fig(fig, "attn_only_grids")
     # the circuit: previous-token heads in layer 0, induction heads in layer 1
     prev_heads = [(0, h, float(prev[0, h])) for h in range(cfg.n_heads)]
     prev_heads = sorted(prev_heads, key=lambda t: -t[2])
@@ -269,7 +325,7 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
     ]
     best = divmod(int(k.argmax()), k.shape[1])
     metrics["K_composition_argmax"] = f"L0H{best[0]}->L1H{best[1]}: {float(k.max()):.3f}"
-    fig = grid_figure(k, baseline, "K-composition, layer 0 -> layer 1")
+    fig = grid_figure(k, baseline, "K-composition, layer 0 → layer 1")
     run.save_fig(fig, "attn_only_k_composition")
 
     ind_hb = [(layer, h) for layer, h, _ in chosen_ind]
@@ -286,21 +342,6 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
     metrics["prev_head_pos_qk_argmax_is_previous"] = float(
         (argmax == torch.arange(argmax.numel())).float().mean()
     )
-    run.save_fig(
-        qk_pos_figure(
-            qk, f"L{a}H{b}: positional QK circuit\n(W_pos W_Q W_K^T W_pos^T, causal part)"
-        ),
-        "attn_only_pos_qk",
-    )
-    fig = pattern_figure(
-        model,
-        repeated_random_tokens(1, min(15, block), cfg.d_vocab, gen).to(run.device),
-        [(a, b), ind_hb[0]],
-        [f"prev-token L{a}H{b}", f"induction L{ind_hb[0][0]}H{ind_hb[0][1]}"],
-        decode,
-        "2-layer attention-only model on r r (characters)",
-    )
-    run.save_fig(fig, "attn_only_patterns")
 
     clean = repeated_loss(model, tokens, block)
     no_prev = ablated_repeated_loss(model, tokens, block, [(x, y) for x, y, _ in chosen_prev])
@@ -322,6 +363,9 @@ def analyse_attn_only(run, args: Args, metrics: dict) -> None:
 def main(args: Args) -> dict:
     with Run(day=37, args=args) as run:
         metrics: dict = {}
+        toy = toy_composition()
+        metrics["toy_k_composition"] = toy
+        run.save_fig(mechanism_figure(toy), "mechanism")
         if not args.skip_smollm2:
             analyse_smollm2(run, args, metrics)
         if not args.skip_attn_only:

@@ -7,7 +7,10 @@ Shows:
 2. a shortlist: sparse, selective neurons (top-k mean >> std) whose direct logit effect
    (`W_out[n]` through the final RMSNorm gain into `W_U`) agrees with the token that really follows
    their top examples;
-3. one neuron explained with evidence: its max-activating examples (tokens highlighted by
+3. a mechanism diagram: one SwiGLU neuron as key (when it fires) and value (what it writes),
+   with the numbers of the post's worked example computed by the project's MLP and
+   `neuron_logit_effects`;
+4. one neuron explained with evidence: its max-activating examples (tokens highlighted by
    activation), its promoted / suppressed tokens, a hypothesis tested on hand-written positive and
    negative sentences (the same word in both, so the token alone cannot explain a difference), and
    the loss change when it is zero- or mean-ablated, where it fires vs elsewhere.
@@ -16,8 +19,8 @@ The neuron to explain (`--layer`, `--neuron`) was picked by looking at the short
 full run; the run reports where it ranks. The hypothesis is written in HYPOTHESIS below.
 
 Run:  arena run 38 [--smoke] [--publish]   (or python 07_mech_interp/day_038_neurons.py)
-Full run: 1.5-10 min on a 2-core machine (606 s in the published run, 260 s of it the scan of
-~16,000 tokens through the 135M model; 76 s when nothing else runs).
+Full run: 76 s when nothing else runs on 2 cores; several minutes when other jobs share them
+(most of it the scan of ~16,000 tokens through the 135M model).
 Smoke: ~5 s (a tiny random Llama on a character-level Shakespeare tokenizer).
 """
 
@@ -40,6 +43,7 @@ from arena_core.interp.neurons import (
 from arena_core.models import load_model
 from arena_core.transformer import Llama, TransformerConfig
 from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import diagrams as dg
 
 HYPOTHESIS = (
     "L26 N244 fires on an auxiliary that opens a clause before its subject, above all ' do' / "
@@ -195,7 +199,7 @@ def logit_figure(tops: dict, tok, title: str) -> Figure:
         ax.set_yticks(range(len(ids))[::-1], [repr(tok.decode([t])) for t in ids], fontsize=8)
         ax.set_xlabel("direct logit effect per unit activation")
         ax.set_title(f"most {kind} tokens", fontsize=10)
-        ax.grid(alpha=0.3, axis="x")
+        ax.grid(False, axis="y")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -209,42 +213,141 @@ def probe_figure(groups: dict[str, list[float]], fire: float, title: str) -> Fig
         ax.scatter(i + jitter, vals, s=25, alpha=0.8)
         ax.hlines(sum(vals) / len(vals), i - 0.3, i + 0.3, color="black", lw=2)
     ax.axhline(fire, ls="--", color="grey", label=f"ablation 'fires' threshold ({fire:g})")
-    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel("activation on the bracketed word")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper right")
+    ax.grid(False, axis="x")
     fig.tight_layout()
     return fig
 
 
 def ablation_figure(effects: dict[str, dict], token: str, title: str) -> Figure:
-    fig = Figure(figsize=(9, 4))
-    for i, (key, label) in enumerate(
+    from matplotlib.patches import Patch
+
+    colours = {"fire": "tab:red", "other": "tab:grey"}
+    fig = Figure(figsize=(9, 4.4))
+    for i, (key, ylabel) in enumerate(
         (("delta_loss", "loss change (nats/token)"),
          ("delta_logprob_token", f"change of log p({token!r})"))
     ):  # fmt: skip
         ax = fig.add_subplot(1, 2, i + 1)
         for j, eff in enumerate(effects.values()):
-            vals = [eff[f"{key}_fire"], eff[f"{key}_other"]]
-            ax.bar([j * 3, j * 3 + 1], vals, color=["tab:red", "tab:grey"])
-            for x, v in zip([j * 3, j * 3 + 1], vals, strict=True):
+            for d, where in enumerate(("fire", "other")):
+                x, v = j * 3 + d, eff[f"{key}_{where}"]
+                ax.bar([x], [v], color=colours[where])
                 ax.text(
-                    x, v, f"{v:+.3f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=8
+                    x, v, f"{v:+.3f}", ha="center", va="bottom" if v >= 0 else "top", fontsize=8.5
                 )
-        ax.set_xticks([j * 3 + d for j in range(len(effects)) for d in (0, 1)],
-                      [f"{kind}\nfires" if d == 0 else f"{kind}\nelsewhere"
-                       for kind in effects for d in (0, 1)], fontsize=8)  # fmt: skip
+        ax.set_xticks([j * 3 + 0.5 for j in range(len(effects))],
+                      [f"{kind}-ablated" for kind in effects])  # fmt: skip
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3, axis="y")
+        ax.set_ylabel(ylabel)
+        ax.grid(False, axis="x")
+        ax.margins(y=0.12)
+    handles = [Patch(color=colours["fire"], label="where it fires"),
+               Patch(color=colours["other"], label="all other positions")]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+# The worked example of the post: a SwiGLU MLP with a 2-wide residual stream, one neuron and a
+# 3-token vocabulary (" you", " him", " the"). Two inputs: one like an auxiliary opening a
+# question, one like the same word in a statement.
+TOY = {
+    "W_gate": [[1.0], [0.5]],
+    "W_in": [[0.5], [0.25]],
+    "W_out": [[1.0, -1.0]],
+    "W_U": [[2.0, -1.0, 0.0], [0.0, 1.0, 0.0]],
+    "x_question": [1.0, 2.0],
+    "x_statement": [-2.0, 1.0],
+}
+TOY_TOKENS = ["' you'", "' him'", "' the'"]
+
+
+def toy_neuron_numbers() -> dict:
+    """Run the toy MLP through the project's own modules: the SwiGLU block gives the neuron's
+    activation (read at its hook_post) and what it writes; `neuron_logit_effects` the direct
+    effect of one unit of activation on each logit."""
+    cfg = TransformerConfig(
+        d_model=2, n_layers=1, n_heads=1, d_head=2, d_mlp=1, d_vocab=3, n_ctx=4,
+        tie_embeddings=False,
+    )  # fmt: skip
+    model = Llama(cfg).eval()
+    mlp = model.blocks[0].mlp
+    with torch.no_grad():
+        for name in ("W_gate", "W_in", "W_out"):
+            getattr(mlp, name).copy_(torch.tensor(TOY[name]))
+        model.unembed.W_U.copy_(torch.tensor(TOY["W_U"]))
+        model.ln_final.w.fill_(1.0)
+    seen = []
+    mlp.hook_post.add_hook(lambda act, hook: seen.append(act.item()))  # reads, returns None
+    out = {}
+    with torch.no_grad():
+        for kind in ("question", "statement"):
+            x = torch.tensor([[TOY[f"x_{kind}"]]])
+            gate = (x @ mlp.W_gate).item()
+            out[kind] = {
+                "gate": gate,
+                "silu_gate": torch.nn.functional.silu(torch.tensor(gate)).item(),
+                "linear": (x @ mlp.W_in).item(),
+                "write": mlp(x)[0, 0].tolist(),
+                "post": seen[-1],
+            }
+    mlp.hook_post.remove_hooks()
+    out["logit_effect"] = neuron_logit_effects(model, 0, 0)[0].tolist()
+    return out
+
+
+def mechanism_figure(toy: dict) -> Figure:
+    """One SwiGLU neuron as a key (when it fires, top row) and a value (what it writes, bottom
+    row), with the numbers of the worked example for the question-like input."""
+    q, st = toy["question"], toy["statement"]
+    fig, ax = dg.canvas(width=12, height=10)
+    # top row: the key
+    dg.label(ax, (0, 9.3), "KEY: when does the neuron fire?", fontsize=11, fontweight="bold",
+          ha="left")  # fmt: skip
+    dg.matrix(ax, [[v] for v in TOY["x_question"]], xy=(0, 5.9), title="x", cmap=None)
+    dg.label(ax, (0.5, 5.7), "residual\nstream", fontsize=9, va="top")
+    dg.box(ax, (1.8, 7.6), f"x · w_gate = {q['gate']:g}", width=2.8, height=0.9, role="param")
+    dg.box(ax, (1.8, 4.9), f"x · w_in = {q['linear']:g}", width=2.8, height=0.9, role="param")
+    dg.arrow(ax, (1.05, 7.2), (1.8, 8.05))
+    dg.arrow(ax, (1.05, 6.8), (1.8, 5.35))
+    dg.box(ax, (5.2, 7.6), f"silu → {q['silu_gate']:.2f}", width=2.0, height=0.9, role="op")
+    dg.arrow(ax, (4.6, 8.05), (5.2, 8.05))
+    dg.box(ax, (7.7, 6.3), "×", width=0.8, height=0.8, role="op", fontsize=14)
+    dg.arrow(ax, (7.2, 8.05), (8.1, 7.1))
+    dg.arrow(ax, (4.6, 5.35), (8.1, 6.3))
+    dg.box(ax, (9.1, 6.1), f"activation\npost = {q['post']:.2f}", width=2.4, height=1.2,
+        role="highlight")  # fmt: skip
+    dg.arrow(ax, (8.5, 6.7), (9.1, 6.7))
+    # bottom row: the value
+    dg.label(ax, (0, 3.9), "VALUE: what does it write?", fontsize=11, fontweight="bold", ha="left")
+    dg.matrix(ax, TOY["W_out"], xy=(0, 1.6), title="W_out[n]", cmap=None)
+    dg.arrow(ax, (2.05, 2.1), (3.75, 2.1), "(⊙ w_final) · W_U", fontsize=9)
+    effect = toy["logit_effect"]
+    dg.matrix(ax, [effect], xy=(3.8, 1.6), title="effect per unit", cmap=None,
+           col_labels=TOY_TOKENS, fmt="{:g}", fontsize=9)  # fmt: skip
+    dg.arrow(ax, (6.85, 2.1), (8.55, 2.1), f"× {q['post']:.2f}", fontsize=9)
+    scaled = [q["post"] * v for v in effect]
+    dg.matrix(ax, [scaled], xy=(8.6, 1.6), title="logit change", cmap="RdBu_r", fmt="{:+.2f}",
+           col_labels=TOY_TOKENS, fontsize=9)  # fmt: skip
+    dg.arrow(ax, (10.3, 6.1), (7.7, 2.65), color="#d62728", curve=-0.2)
+    dg.label(ax, (0, 0.9),
+          f"A statement-like input x = ({TOY['x_statement'][0]:g}, {TOY['x_statement'][1]:g}): "
+          f"x · w_gate = {st['gate']:g}, silu → {st['silu_gate']:.2f}, x · w_in = "
+          f"{st['linear']:g},\npost = {st['post']:.2f}: the same value vector, scaled almost "
+          "to nothing.", fontsize=9.5, ha="left", va="top")  # fmt: skip
+    dg.finish(ax)
     return fig
 
 
 def main(args: Args) -> dict:
     with Run(day=38, args=args) as run:
+        toy = toy_neuron_numbers()
+        run.save_fig(mechanism_figure(toy), "mechanism")
         corpus = load_shakespeare("val")
         run.record_source("data", f"Shakespeare validation split ({corpus.source})")
         if args.smoke:
@@ -259,6 +362,7 @@ def main(args: Args) -> dict:
         gen = torch.Generator().manual_seed(args.seed)
         tokens = corpus_windows(tok(text).input_ids, n_windows, width, gen).to(run.device)
         metrics: dict = {"hook": "blocks.{l}.mlp.hook_post (SwiGLU: silu(x W_gate) * (x W_in))"}
+        metrics["toy_example"] = toy
 
         # 1. one streaming pass: top-k examples and statistics of every neuron of every layer
         start = time.perf_counter()

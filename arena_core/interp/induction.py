@@ -125,7 +125,7 @@ def plot_repeated_loss(losses: dict[str, RepeatedLoss], tokens: Tensor, block: i
     from matplotlib.figure import Figure
 
     first, second = half_slices(tokens, block)
-    fig = Figure(figsize=(7.5, 3.6))
+    fig = Figure(figsize=(7.5, 4.4))
     ax = fig.add_subplot(1, 1, 1)
     for name, loss in losses.items():
         ax.plot(
@@ -135,8 +135,9 @@ def plot_repeated_loss(losses: dict[str, RepeatedLoss], tokens: Tensor, block: i
     ax.axvspan(second.start, second.stop - 1, color="#dbe9f6", zorder=0)
     ax.set_xlabel("position t (loss of predicting token t+1)")
     ax.set_ylabel("cross-entropy (nats)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(title)
+    # below the axes: the curves fill both halves of the plot
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False)
     fig.tight_layout()
     return fig
 
