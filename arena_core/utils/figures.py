@@ -9,7 +9,8 @@ A pyplot figure works too; it is closed after saving so long runs do not leak me
 `STYLE` is the one place the look of every published figure is set (font sizes that stay readable
 when a post shrinks the image, no top/right spines, a light grid, a legend frame that lets data show
 through). A day run applies it for its whole duration (`arena_core.utils.run.Run`), or use it by
-hand: `with plot_style(): ...`. Nothing is changed at import time.
+hand: `with plot_style(): ...`. Nothing is changed at import time. `save_fig` removes the grid from
+axes that show an image (a heatmap, an attention pattern) and no curve.
 """
 
 from collections.abc import Iterator
@@ -61,6 +62,9 @@ def save_fig(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     if path.suffix.lower() != ".png":
         path = path.with_name(path.name + ".png")
     path.parent.mkdir(parents=True, exist_ok=True)
+    for ax in fig.axes:  # a grid helps read a curve, but only hides the cells of an image
+        if ax.images and not ax.lines:
+            ax.grid(False)
     fig.savefig(path, dpi=dpi, bbox_inches="tight", format="png")
     if getattr(fig, "number", None) is not None:  # a pyplot-managed figure: release it
         import matplotlib.pyplot as plt
