@@ -142,14 +142,14 @@ def main(args: Args) -> dict:
         width = 0.4
         smoke = [r["rerun_s"] or 0 for r in rows]
         full = [r["full_s"] or 0 for r in rows]
-        ax.bar([x - width / 2 for x in xs], smoke, width, label="rerun now (smoke)")
+        ax.bar([x - width / 2 for x in xs], smoke, width, label="smoke run, rerun today")
         ax.bar([x + width / 2 for x in xs], full, width, label="published full run")
         ax.set_yscale("symlog", linthresh=1)
         ax.set_xticks(xs)
-        ax.set_xlabel("day"), ax.set_ylabel("wall time (s, symlog)")
+        ax.set_xlabel("day"), ax.set_ylabel("wall time (seconds; log scale above 1 s)")
         ax.set_title("Module 0: wall time per day (missing bar = not rerun / not published)",
                      fontsize=10)  # fmt: skip
-        ax.grid(alpha=0.3, axis="y"), ax.legend(fontsize=8)
+        ax.grid(False), ax.grid(axis="y"), ax.legend(loc="upper left")
         fig.tight_layout()
         run.save_fig(fig, "runtimes")
 
