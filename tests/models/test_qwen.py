@@ -269,10 +269,10 @@ def test_real_qwen_matches_hf_on_real_text():
     def ce(logits):
         return torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:]).item()
 
-    # fp32 through 24 layers with logits of size ~20: agreement to ~1e-4 in loss and ~1e-3 in
-    # the largest logit difference (op order and HF's float32 RoPE angles, as for SmolLM2)
+    # fp32 through 24 layers, logits up to ~30: only op-order rounding (~1e-6 relative) separates
+    # the two, so the loss agrees to 1e-4 and no logit differs by more than 2e-4
     assert abs(ce(got) - ce(expected)) < 1e-4, (ce(got), ce(expected))
-    assert (got - expected).abs().max() < 5e-3
+    assert (got - expected).abs().max() < 2e-4
     assert ce(got) < 3.0  # a real model: far below the uniform ln(151936) = 11.9
 
 
