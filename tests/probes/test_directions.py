@@ -4,6 +4,7 @@ against scikit-learn's `LogisticRegression` on the same data, same C, same inter
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -84,9 +85,20 @@ def test_logistic_matches_sklearn(C, anisotropic, fit_intercept):
     our_scores = ours.scores(x)
     assert accuracy(our_scores, y) == pytest.approx(ref.score(xn, yn), abs=1e-4)
     assert auroc(our_scores, y) == pytest.approx(roc_auc_score(yn, ref_scores), abs=1e-4)
-    # both minimise the same strictly convex objective: same minimiser up to lbfgs' tolerance
+    # both minimise the same strictly convex objective: same minimiser up to lbfgs' own stopping
+    # point (measured: coefficients agree to ~1e-6 relative, intercepts to ~7e-6 at C=100)
     np.testing.assert_allclose(ours.coef.numpy(), ref.coef_[0], rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(float(ours.intercept), float(ref.intercept_[0]), atol=1e-5)
+    np.testing.assert_allclose(float(ours.intercept), float(ref.intercept_[0]), atol=1e-4)
+    # optimality checked by autograd on the objective written with torch's own BCE: our Newton
+    # solution is the exact minimiser (gradient ~1e-11), tighter than lbfgs' (~1e-2 at C=100)
+    w = ours.coef.clone().requires_grad_()
+    b = ours.intercept.clone().requires_grad_()
+    logits = x @ w + (b if fit_intercept else 0.0)
+    f = C * F.binary_cross_entropy_with_logits(logits, y.double(), reduction="sum")
+    (f + 0.5 * w.square().sum()).backward()
+    assert w.grad.abs().max() < 1e-7
+    if fit_intercept:
+        assert b.grad.abs() < 1e-7
 
 
 def test_separable_data_still_converges():
