@@ -201,7 +201,7 @@ def extract_activations(
     n, pos_spec = len(rows), _normalise_position(position, len(rows))
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     device = next(model.parameters()).device
-    d = {h: _hook_width(model, h) for h in hooks}
+    d = _hook_widths(model, hooks)
     np_dtype = torch.empty((), dtype=dtype).numpy().dtype
 
     start, arrays, cache_path = 0, {}, None
@@ -264,16 +264,16 @@ def _read_index(cache_dir: Path) -> dict | None:
         return None
 
 
-def _hook_width(model: torch.nn.Module, hook: str) -> int:
-    """Trailing width of a hook's activation, from one forward on a 1-token input."""
+def _hook_widths(model: torch.nn.Module, hooks: list[str]) -> dict[str, int]:
+    """Trailing width of each hook's activation, from one forward on a 1-token input."""
     probe = torch.zeros((1, 1), dtype=torch.long, device=next(model.parameters()).device)
-    got = _run_batch(model, probe, torch.ones_like(probe), [hook], _stop_hook_name(model, [hook]))
-    shape = got[hook].shape
-    if len(shape) != 3:
+    got = _run_batch(model, probe, torch.ones_like(probe), hooks, _stop_hook_name(model, hooks))
+    bad = {h: tuple(a.shape) for h, a in got.items() if a.dim() != 3}
+    if bad:
         raise ActivationSpecError(
-            f"{hook} has shape {tuple(shape)}; only [batch pos d] activations are supported"
+            f"{bad}: only [batch pos d] activations are supported (flatten heads yourself)"
         )
-    return shape[-1]
+    return {h: got[h].shape[-1] for h in hooks}
 
 
 def _run_batch(

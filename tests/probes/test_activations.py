@@ -162,3 +162,16 @@ def test_smollm2_text_prompts_padding_side_does_not_matter():
             # float32, 576-wide residual of growing norm: masked-batch vs single forward rounding
             torch.testing.assert_close(left[h][i], cache[h][0, -1], atol=1e-4, rtol=1e-4)
             torch.testing.assert_close(right[h][i], cache[h][0].mean(0), atol=1e-4, rtol=1e-4)
+
+
+def test_extraction_on_device_matches_cpu(model, device):
+    rows = prompts(5)
+    ref = extract_activations(model, rows, HOOKS, "mean", batch_size=2, dtype=torch.float64)
+    moved = type(model)(model.cfg).double().eval()
+    moved.load_state_dict(model.state_dict())
+    got = extract_activations(
+        moved.to(device), rows, HOOKS, "mean", batch_size=2, dtype=torch.float64
+    )
+    for hook in HOOKS:
+        assert got[hook].device.type == "cpu"
+        torch.testing.assert_close(got[hook], ref[hook], atol=1e-10, rtol=0)

@@ -92,3 +92,17 @@ def test_bad_direction_is_a_user_error(pair):
     with pytest.raises(SteeringError, match="no hook point"):
         with add_direction(model, "blocks.9.hook_resid_post", torch.zeros(CFG.d_model)):
             pass
+
+
+def test_steering_on_device_matches_cpu(pair, device):
+    model, _ = pair
+    tokens = torch.randint(0, CFG.d_vocab, (2, 6))
+    direction = torch.randn(CFG.d_model, dtype=torch.float64)
+    with torch.no_grad(), add_direction(model, HOOK, direction, 3.0, [1, -1]):
+        ref = model(tokens)
+    moved = type(model)(model.cfg).double().eval()
+    moved.load_state_dict(model.state_dict())
+    moved.to(device)
+    with torch.no_grad(), add_direction(moved, HOOK, direction, 3.0, [1, -1]):  # direction on cpu
+        got = moved(tokens.to(device))
+    torch.testing.assert_close(got.cpu(), ref, atol=1e-9, rtol=0)
