@@ -175,7 +175,7 @@ def extract_activations(
     cache_dir: str | Path | None = None,
     dtype: torch.dtype = torch.float32,
     desc: str = "activations",
-) -> dict[str, Float[Tensor, "n d"]]:
+) -> dict[str, Float[Tensor, "n _d"]]:
     """`{hook_name: [n_prompts, d]}` activations of our `CausalLM` at one position per prompt.
 
     `prompts`: texts (tokenized with `tokenizer`, default `model.tokenizer`) or token-id lists.

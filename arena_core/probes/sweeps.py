@@ -137,15 +137,18 @@ def plot_layer_sweep(
 
 
 def plot_generalisation_matrix(
-    names: list[str], matrix: Tensor, ax=None, metric: str = "accuracy", vmin: float = 0.5
+    names: list[str], matrix: Tensor, ax=None, metric: str = "accuracy", vmin: float | None = None
 ):
-    """Heatmap: rows = trained on, columns = tested on, the value written in each cell."""
+    """Heatmap: rows = trained on, columns = tested on, the value written in each cell.
+
+    The colour scale runs from `vmin` (default: 0.5 = chance, or lower if a cell is) to 1."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         size = 1.0 + 0.8 * len(names)
         _, ax = plt.subplots(figsize=(size + 1.5, size))
     m = matrix.detach().double().cpu().numpy()
+    vmin = min(0.5, float(m.min())) if vmin is None else vmin
     im = ax.imshow(m, vmin=vmin, vmax=1.0, cmap="viridis")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)

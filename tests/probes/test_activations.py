@@ -64,9 +64,10 @@ def test_batched_equals_unbatched_forward(model, side, position):
 
 def test_whole_model_hooks_and_stopping_early_agree(model):
     rows = prompts(4)
-    got = extract_activations(
-        model, rows, ["hook_embed", "ln_final.hook_normalized"], "mean", dtype=torch.float64
-    )
+    # hooks of different widths (d_model and d_mlp) in one call
+    hooks = ["hook_embed", "blocks.1.mlp.hook_post", "ln_final.hook_normalized"]
+    got = extract_activations(model, rows, hooks, "mean", dtype=torch.float64)
+    assert got["blocks.1.mlp.hook_post"].shape == (4, CFG.d_mlp)
     for hook in got:
         torch.testing.assert_close(
             got[hook], reference(model, rows, hook, "mean"), atol=1e-10, rtol=0
