@@ -189,6 +189,8 @@ def extract_activations(
         raise ActivationSpecError(f"unknown hook names {unknown or hooks}; see model.hook_dict")
     if len(prompts) == 0:
         raise ActivationSpecError("no prompts given")
+    if batch_size < 1:
+        raise ActivationSpecError(f"batch_size must be >= 1, got {batch_size}")
     if isinstance(prompts[0], str):
         tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
         if tokenizer is None:
@@ -210,21 +212,21 @@ def extract_activations(
         cache_path.mkdir(parents=True, exist_ok=True)
         fp = _spec_fingerprint(model, rows, hooks, pos_spec, str(np_dtype))
         index = _read_index(cache_path)
-        fresh = index is None or index.get("fingerprint") != fp
+        fresh = (
+            index is None
+            or index.get("fingerprint") != fp
+            or not all((cache_path / _file_name(h)).exists() for h in hooks)
+        )
+        if fresh:  # drop the old index first: it must never describe files being rewritten
+            (cache_path / INDEX).unlink(missing_ok=True)
+            index = {"fingerprint": fp, "n": n, "done": 0, "hooks": hooks, "dtype": str(np_dtype)}
         for h in hooks:
             f = cache_path / _file_name(h)
-            if fresh or not f.exists():
-                fresh = True
-                break
-        mode = "w+" if fresh else "r+"
-        for h in hooks:
-            f = cache_path / _file_name(h)
-            if mode == "w+":
+            if fresh:
                 arrays[h] = np.lib.format.open_memmap(f, mode="w+", dtype=np_dtype, shape=(n, d[h]))
             else:
                 arrays[h] = np.load(f, mmap_mode="r+")
         if fresh:
-            index = {"fingerprint": fp, "n": n, "done": 0, "hooks": hooks, "dtype": str(np_dtype)}
             _write_index(cache_path, index)
         start = index["done"]
     else:
