@@ -1,0 +1,14 @@
+"""Linear probes, directions and interventions on our models (days 39–44).
+
+One concept per file; import from the submodule (`from arena_core.probes.logistic import ...`):
+
+- `activations` — batched extraction at chosen hooks/positions; resumable on-disk cache
+- `directions`  — mass-mean directions, plain and covariance-corrected (Marks & Tegmark 2023)
+- `logistic`    — L2 logistic-regression probe, Newton in float64 (scikit-learn's objective)
+- `metrics`     — AUROC with ties, accuracy at a threshold
+- `pca`         — principal components of activations
+- `sweeps`      — layer sweeps, generalisation matrices and their plots
+- `steering`    — activation addition at a hook point (Turner et al. 2023)
+
+Nothing heavy is imported here.
+"""
