@@ -12,7 +12,7 @@ Shows:
    against random directions of the same length (several seeds).
 
 Run:  arena run 39 [--smoke] [--publish]   (or python 07_mech_interp/day_039_probes_theory.py)
-Full run (SmolLM2-135M-Instruct, 200 statements per dataset): about a minute on 2 cores.
+Full run (SmolLM2-135M-Instruct, 160 statements per dataset): about a minute on 2 cores.
 `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model.
 Smoke: SmolLM2 with 24 statements per dataset, every fourth layer, one random seed.
 The mechanism diagram is a 2-D toy probe computed with the project's `fit_mass_mean`.
@@ -57,7 +57,7 @@ TOY_QUERY = [2.0, 1.0]
 class Args(DayArgs):
     threads: int = 1  # torch CPU threads
     model: str = "smollm2-135m"  # or "qwen2.5-coder-0.5b-instruct" (optional install)
-    n: int = 200  # statements per dataset (half true)
+    n: int = 160  # statements per dataset (half true; capitals has 160)
     alphas: str = "-4,-2,-1,1,2,4"  # steering strengths, in units of the mean gap
     n_random: int = 5  # random directions of the same length (control)
     n_steer: int = 50  # held-out cities statements steered
