@@ -12,7 +12,7 @@ Shows:
    against random directions of the same length (several seeds).
 
 Run:  arena run 39 [--smoke] [--publish]   (or python 07_mech_interp/day_039_probes_theory.py)
-Full run (SmolLM2-135M-Instruct, 160 statements per dataset): about a minute on 2 cores.
+Full run (SmolLM2-135M-Instruct, 160 statements per dataset): about 3 min on 2 cores, 1 thread.
 `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model.
 Smoke: SmolLM2 with 24 statements per dataset, every fourth layer, one random seed.
 The mechanism diagram is a 2-D toy probe computed with the project's `fit_mass_mean`.
