@@ -115,6 +115,11 @@ def bench(candidates, n_tok, rounds, threads):
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
     rounds = 3 if quick else 7
+    try:
+        import nnsight  # noqa: F401
+    except ImportError:
+        print("bench_activations: skipped, nnsight is not installed (pip install -e '.[bench]')")
+        return
     lm, hf, tl, nn_model = load_all()
     tok = lm.tokenizer
     prompts = load_dataset("cities", seed=0).prompts[:N_PROMPTS]
