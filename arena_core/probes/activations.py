@@ -266,8 +266,17 @@ def _read_index(cache_dir: Path) -> dict | None:
         return None
 
 
+# Hooks whose activation is always [batch pos d_model]: their width is read from the config.
+_RESIDUAL_WIDTH = re.compile(r"blocks\.\d+\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)")
+
+
 def _hook_widths(model: torch.nn.Module, hooks: list[str]) -> dict[str, int]:
-    """Trailing width of each hook's activation, from one forward on a 1-token input."""
+    """Trailing width of each hook's activation: `cfg.d_model` for residual-stream hooks, else
+    from one forward on a 1-token input (which reads every weight up to the deepest layer: ~1-9%
+    of a 64-prompt extraction on 2 cores, so it is skipped when the config answers)."""
+    d_model = getattr(getattr(model, "cfg", None), "d_model", None)
+    if isinstance(d_model, int) and all(_RESIDUAL_WIDTH.fullmatch(h) for h in hooks):
+        return dict.fromkeys(hooks, d_model)
     probe = torch.zeros((1, 1), dtype=torch.long, device=next(model.parameters()).device)
     got = _run_batch(model, probe, torch.ones_like(probe), hooks, _stop_hook_name(model, hooks))
     bad = {h: tuple(a.shape) for h, a in got.items() if a.dim() != 3}

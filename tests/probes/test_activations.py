@@ -176,3 +176,11 @@ def test_extraction_on_device_matches_cpu(model, device):
     for hook in HOOKS:
         assert got[hook].device.type == "cpu"
         torch.testing.assert_close(got[hook], ref[hook], atol=1e-10, rtol=0)
+
+
+def test_widths_from_the_config_match_a_forward(model):
+    """Residual-stream widths come from `cfg.d_model` without a forward; they must be what a
+    forward gives (the reference: the activations' own shapes from our cache)."""
+    probe = torch.zeros((1, 1), dtype=torch.long)
+    _, cache = run_with_cache(model, probe, names_filter=HOOKS)
+    assert activations._hook_widths(model, HOOKS) == {h: cache[h].shape[-1] for h in HOOKS}
