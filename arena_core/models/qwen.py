@@ -18,9 +18,7 @@ The part packages carry no licence file; the upstream model is Apache-2.0. `qwen
 says where the weights came from, for `metrics.json`.
 """
 
-import dataclasses
 import hashlib
-import json
 import os
 import tempfile
 import time
@@ -30,9 +28,9 @@ from pathlib import Path
 import torch
 
 from arena_core.errors import UserError
+from arena_core.models.converted import is_converted, load_converted, save_converted
 from arena_core.models.paths import build_dir_atomically, model_cache_dir
 from arena_core.models.tokenizers import ModelUnavailableError, package_dir
-from arena_core.transformer.config import TransformerConfig
 from arena_core.transformer.llama import Llama
 from arena_core.transformer.weights import llama_config_from_hf, llama_state_dict_from_hf
 
@@ -157,7 +155,6 @@ def load_hf_qwen(spec: GGUFParts = QWEN_PARTS, dtype: torch.dtype = torch.float3
 def convert_qwen(spec: GGUFParts = QWEN_PARTS, target: Path | None = None) -> Path:
     """Dequantise the verified GGUF once; write our safetensors, config (with provenance) and
     the tokenizer the GGUF carries into one cache directory, atomically."""
-    from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
     target = target or model_cache_dir(spec.cache_name)
@@ -169,24 +166,21 @@ def convert_qwen(spec: GGUFParts = QWEN_PARTS, target: Path | None = None) -> Pa
         cfg = llama_config_from_hf(hf.config, name=spec.cache_name)
         sd = llama_state_dict_from_hf(hf.state_dict(), cfg)
         del hf
-        save_file(sd, str(tmp / "model.safetensors"))
-        del sd
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         tok.save_pretrained(tmp / "tokenizer")
         info = {
-            "config": dataclasses.asdict(cfg),
             "source": f"GGUF {gguf.name} assembled from {spec.packages[0]}..{spec.packages[-1]}"
             f" {spec.version} (sha256 {spec.sha256[:12]}), dequantised by transformers",
             "provenance": qwen_provenance(spec),
             "convert_seconds": round(time.perf_counter() - start, 2),
         }
-        (tmp / "config.json").write_text(json.dumps(info, indent=2))
+        save_converted(tmp, cfg, sd, info)
 
     return build_dir_atomically(target, build)
 
 
 def _cached(target: Path) -> bool:
-    return all((target / f).exists() for f in ("model.safetensors", "config.json", "tokenizer"))
+    return is_converted(target) and (target / "tokenizer").exists()
 
 
 def load_qwen(
@@ -195,21 +189,14 @@ def load_qwen(
     spec: GGUFParts = QWEN_PARTS,
 ) -> tuple[Llama, str]:
     """Our `Llama` with Qwen2.5-Coder-0.5B-Instruct weights and a description of their source."""
-    from safetensors.torch import load_file
-
     target = model_cache_dir(spec.cache_name)
     if _cached(target):
         how = "cached conversion"
     else:
         convert_qwen(spec, target)
         how = "converted now from GGUF"
-    info = json.loads((target / "config.json").read_text())
-    cfg = TransformerConfig(**info["config"])
-    with torch.device("meta"):
-        model = Llama(cfg, init=False)
-    sd = load_file(str(target / "model.safetensors"), device=str(device))
-    model.load_state_dict({k: v.to(dtype) for k, v in sd.items()}, assign=True)
-    return model.eval(), f"{spec.cache_name} ({info['source']}; {how}, {target})"
+    model, info = load_converted(target, device=device, dtype=dtype)
+    return model, f"{spec.cache_name} ({info['source']}; {how}, {target})"
 
 
 def qwen_tokenizer(spec: GGUFParts = QWEN_PARTS):

