@@ -1,4 +1,4 @@
-"""The converted-model cache format shared by the offline models (arena_core/models/converted.py)."""
+"""The converted-model cache format shared by the offline models (models/converted.py)."""
 
 import torch
 
