@@ -84,6 +84,17 @@ def _split_code(text: str) -> list[tuple[bool, str]]:
     return parts
 
 
+#: A list item right under a line of text: GitHub starts a list there, Python-Markdown does not.
+_LIST_AFTER_TEXT = re.compile(
+    r"^((?![-*+] |\d+\. |\||#|>)\S.*)\n((?:[-*+]|\d+\.) )", re.M
+)  # only unindented text: an indented line is the continuation of a list item
+
+
+def _open_lists(text: str) -> str:
+    """Insert the blank line Python-Markdown needs before a list that follows a line of text."""
+    return _LIST_AFTER_TEXT.sub(r"\1\n\n\2", text)
+
+
 @dataclass
 class Stager:
     """Copies pages into `docs`, following relative links from them (see the module docstring)."""
@@ -101,7 +112,7 @@ class Stager:
         text = (self.root / repo_rel).read_text()
         out = []
         for is_code, chunk in _split_code(text):
-            out.append(chunk if is_code else self._rewrite(chunk, repo_rel, dest))
+            out.append(chunk if is_code else self._rewrite(_open_lists(chunk), repo_rel, dest))
         self._write(dest, "".join(out))
 
     def _rewrite(self, chunk: str, page_repo: PurePosixPath, page_site: PurePosixPath) -> str:

@@ -136,6 +136,15 @@ def test_maths_views_and_code_links_in_a_tiny_site(tmp_path, monkeypatch):
     assert "return 1" in re.sub(r"<[^>]+>", "", (out / "pkg" / "mod.py.html").read_text())
 
 
+def test_a_list_right_under_a_line_of_text_is_a_list(tmp_path, monkeypatch):
+    post = "# Day 1 — t\n\n**What surprised me.**\n- first point\n- second point\n  goes on\n"
+    out = compile_site(_fake_site(tmp_path, monkeypatch, post), tmp_path / "out")
+    page = (out / "blog_posts" / "day_001.html").read_text()
+    items = re.findall(r"<li>(.*?)</li>", page, re.S)
+    assert [i.split()[0] for i in items if "point" in i] == ["first", "second"]
+    assert "goes on" in items[-1] or any("goes on" in i for i in items)
+
+
 @pytest.mark.parametrize(
     "post, problem",
     [
