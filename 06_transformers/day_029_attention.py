@@ -22,6 +22,7 @@ from arena_core.transformer.attention import Attention
 from arena_core.transformer.patterns import (
     first_token_scores,
     induction_scores,
+    plot_head_scores,
     prev_token_scores,
 )
 from arena_core.utils import DayArgs, Run, run_script
@@ -136,22 +137,6 @@ def mechanism_figure() -> Figure:
     return fig
 
 
-def head_scores_figure(scores: dict[str, torch.Tensor], title: str) -> Figure:
-    """One heatmap per score (layers down, heads across) and one shared colour bar."""
-    fig = Figure(figsize=(3.2 * len(scores) + 1, 4.6))
-    axes = fig.subplots(1, len(scores), sharey=True)
-    for ax, (name, s) in zip(axes, scores.items(), strict=True):
-        im = ax.imshow(s.float(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        ax.set_title(name)
-        ax.set_xticks(range(s.shape[1]))
-        ax.set_xlabel("head")
-        ax.grid(False)
-    axes[0].set_ylabel("layer")
-    fig.colorbar(im, ax=list(axes), fraction=0.03, label="mean attention weight")
-    fig.suptitle(title)
-    return fig
-
-
 def pattern_figure(patterns: torch.Tensor, labels: list[str], titles: list[str]) -> Figure:
     """Heads' patterns on the sentence, big enough to read every token."""
     fig = Figure(figsize=(4.2 * len(titles), 4.6))
@@ -229,7 +214,7 @@ def main(args: Args) -> dict:
         }
         name = "tiny random GPT-2" if args.smoke else "SmolLM2-135M-Instruct"
         title = f"{name}: every head on a random block of {block} tokens, repeated"
-        run.save_fig(head_scores_figure(scores, title), "head_scores")
+        run.save_fig(plot_head_scores(scores, title, "mean attention weight"), "head_scores")
         best = {}
         for name, s in scores.items():
             flat = int(s.argmax())

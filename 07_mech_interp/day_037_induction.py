@@ -207,14 +207,10 @@ def analyse_smollm2(run, args: Args, metrics: dict) -> None:
         "previous token": det["prev_token"],
         "first token": det["first_token"],
     }
-    fig = plot_head_scores(grids, "SmolLM2 heads on repeated random tokens")
-    for ax in fig.axes:
-        if ax.get_label() == "<colorbar>":
-            ax.set_ylabel("score (mean attention)")
-        else:
-            ax.grid(False)
-            ax.set_yticks(range(0, model.cfg.n_layers, 5 if model.cfg.n_layers > 10 else 1))
-    fig.tight_layout()
+    step = 5 if model.cfg.n_layers > 10 else 1
+    fig = plot_head_scores(
+        grids, "SmolLM2 heads on repeated random tokens", "score (mean attention)", step
+    )
     run.save_fig(fig, "smollm2_grids")
     top_ind, top_prev = top_heads(ind, 8), top_heads(det["prev_token"], 5)
     metrics["smollm2_induction_top"] = fmt(top_ind)

@@ -63,17 +63,24 @@ def plot_patterns(
     return fig
 
 
-def plot_head_scores(scores: dict[str, Float[Tensor, "layers heads"]], title: str) -> Figure:
-    """One heatmap per score (layers down, heads across)."""
-    fig = Figure(figsize=(3.2 * len(scores), 4.2))
-    for i, (name, s) in enumerate(scores.items()):
-        ax = fig.add_subplot(1, len(scores), i + 1)
+def plot_head_scores(
+    scores: dict[str, Float[Tensor, "layers heads"]],
+    title: str,
+    colorbar_label: str = "score",
+    ytick_step: int | None = None,
+) -> Figure:
+    """One heatmap per score (layers down, heads across), on one 0-1 scale with one colour bar."""
+    fig = Figure(figsize=(3.2 * len(scores) + 1, 4.6))
+    axes = fig.subplots(1, len(scores), sharey=True, squeeze=False)[0]
+    for ax, (name, s) in zip(axes, scores.items(), strict=True):
         im = ax.imshow(s.float().cpu(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name)
         ax.set_xticks(range(s.shape[1]))
         ax.set_xlabel("head")
-        ax.set_ylabel("layer")
-        fig.colorbar(im, ax=ax, fraction=0.05)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        ax.grid(False)
+        if ytick_step:
+            ax.set_yticks(range(0, s.shape[0], ytick_step))
+    axes[0].set_ylabel("layer")
+    fig.colorbar(im, ax=list(axes), fraction=0.03, label=colorbar_label)
+    fig.suptitle(title)
     return fig

@@ -42,5 +42,6 @@ def test_plots_build():
     p = torch.rand(3, 6, 6).softmax(-1)
     fig = plot_patterns(p, list("abcdef"), ["x", "y", "z"])
     assert len(fig.axes) == 3
-    fig = plot_head_scores({"a": torch.rand(4, 3), "b": torch.rand(4, 3)}, "t")
-    assert len(fig.axes) == 4  # two heatmaps + two colorbars
+    fig = plot_head_scores({"a": torch.rand(4, 3), "b": torch.rand(4, 3)}, "t", "mean weight")
+    assert len(fig.axes) == 3  # two heatmaps + one shared colour bar
+    assert fig.axes[-1].get_ylabel() == "mean weight"
