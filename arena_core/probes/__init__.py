@@ -9,6 +9,9 @@ One concept per file; import from the submodule (`from arena_core.probes.logisti
 - `pca`         — principal components of activations
 - `sweeps`      — layer sweeps, generalisation matrices and their plots
 - `steering`    — activation addition at a hook point (Turner et al. 2023)
+- `confounds`   — confounded training sets, feature directions with the label balanced out
+- `controls`    — control tasks and selectivity (Hewitt & Liang 2019), splits by word type
+- `shift`       — accuracy vs AUROC vs calibration under a distribution shift
 
 Nothing heavy is imported here.
 """
