@@ -44,13 +44,19 @@ def _type_ids(types: Sequence) -> tuple[Tensor, list]:
     return torch.tensor(ids, dtype=torch.long), list(seen)
 
 
+# Salt for the control labels' generator: with a plain `manual_seed(seed)`, `control_labels` and
+# `type_split` called with the same seed draw the same permutation of types, so every held-out
+# type would get label 1 (a probe that predicts the training majority then scores 0).
+_CONTROL_SALT = 0x5EED_C0DE
+
+
 def control_labels(types: Sequence, seed: int = 0) -> Int[Tensor, " n"]:
     """A 0/1 label per example that depends on its type only: half the distinct types (the extra
     one when odd gets 1) drawn at random get 1. Same type, same label, every time."""
     ids, distinct = _type_ids(types)
     if len(distinct) < 2:
         raise ControlTaskError(f"a control task needs at least two types, got {len(distinct)}")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed ^ _CONTROL_SALT)
     order = torch.randperm(len(distinct), generator=gen)
     per_type = torch.zeros(len(distinct), dtype=torch.long)
     per_type[order[: (len(distinct) + 1) // 2]] = 1

@@ -44,6 +44,16 @@ def test_control_labels_are_fixed_per_type_and_balanced():
     assert not torch.equal(control_labels(many, seed=0), control_labels(many, seed=1))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_control_labels_independent_of_type_split_with_same_seed(seed):
+    # both draw a permutation of the types; with the same generator state every held-out type
+    # would share one label
+    types = [f"t{i}" for i in range(200)]
+    _, te = type_split(types, 0.25, seed=seed)
+    held_out = control_labels(types, seed=seed)[te].double().mean().item()
+    assert 0.3 < held_out < 0.7  # 50 types: sd 0.07 around one half
+
+
 def test_type_split_is_disjoint_and_complete():
     _, _, types = toy()
     tr, te = type_split(types, 0.25, seed=2)
