@@ -19,8 +19,9 @@ Shows, on SmolLM2-135M-Instruct, one number and one figure for each:
 
 Run:  arena run 41 [--smoke] [--publish]   (or python 07_mech_interp/day_041_probe_analysis.py)
 Full run (SmolLM2-135M-Instruct, 160 statements per set, 200 names x 4 templates): about 3 min
-on 1 thread (171 s measured, 87 s of it CPU time). `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model
-(SmolLM2 already shows every effect, so the default stays the small one).
+on 1 thread (171-178 s measured; about 90 s of CPU time). `--model qwen2.5-coder-0.5b-instruct`
+runs the same on the larger optional model (SmolLM2 already shows every effect, so the default
+stays the small one; if Qwen is not installed the run falls back to SmolLM2 and says so).
 Smoke: 40 statements, 24 names, three capacities, two depths for the random model.
 The mechanism diagram is a 2-D toy, fitted with the project's `fit_mass_mean`.
 """
