@@ -9,6 +9,8 @@ One concept per file; import from the submodule (`from arena_core.probes.logisti
 - `pca`         — principal components of activations
 - `sweeps`      — layer sweeps, generalisation matrices and their plots
 - `steering`    — activation addition at a hook point (Turner et al. 2023)
+- `spans`       — activations averaged over a span of each prompt (a chat reply)
+- `bag_of_words` — word-count logistic regression, the black-box baseline of day 40
 
 Nothing heavy is imported here.
 """
