@@ -19,7 +19,7 @@ Shows:
 
 Run:  arena run 40 [--smoke] [--publish]   (or python 07_mech_interp/day_040_coup_probes.py)
 Full run (SmolLM2-135M-Instruct, 256 training texts, 64 per shift, 48 generations per request
-style): about 6 min on 2 cores, 1 thread.
+style): about 8 min on 2 cores, 1 thread (measured 8.0 min; 4.4 min of CPU time).
 `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model (falls back to
 SmolLM2, with a log line and `model_fallback` in metrics.json, if it is not installed).
 Smoke: 48 training texts, 16 per shift, 6 generations of 12 tokens per style, every 6th layer.
@@ -158,7 +158,7 @@ def mechanism_figure(toy: dict) -> Figure:
     arrow(ax, (3.8, 1.6), (5.0, 1.6))
     arrow(ax, (7.4, 1.6), (8.6, 1.6))
     arrow(ax, (11.0, 1.6), (12.2, 1.6))
-    arrow(ax, (13.4, 4.3), (13.4, 2.25), "frozen w, b", text_offset=(0.95, -0.1))
+    arrow(ax, (13.4, 4.3), (13.4, 2.25), "frozen w, b", text_offset=(0.65, -0.1))
     label(
         ax,
         (13.4, 0.1),
@@ -205,17 +205,22 @@ def shift_figure(table: dict, layer: str) -> Figure:
     for k, (key, name) in enumerate(series.items()):
         xs = [i + (k - 1) * width for i in range(len(shifts))]
         ax.bar(xs, [table[s][key] for s in shifts], width, label=name, color=colours[key])
-    ax.axhline(0.5, color="0.3", lw=0.9, ls="--")
-    ax.text(len(shifts) - 0.5, 0.51, "chance", ha="right", va="bottom", fontsize=8.5, color="0.3")
-    ax.axvline(8.5, color="0.6", lw=0.8)
+    ax.axhline(0.5, color="0.3", lw=0.9, ls="--", label="chance")
+    n_off = sum(not s.startswith("on_policy") for s in shifts)
+    ax.axvline(n_off - 0.5, color="0.6", lw=0.8)
+    ax.text((n_off - 1) / 2, 1.03, "text we wrote (off-policy)", ha="center", fontsize=9.5)
+    ax.text((n_off + len(shifts) - 1) / 2, 1.03, "the model's own replies (on-policy)",
+            ha="center", fontsize=9.5)  # fmt: skip
     ax.set_xticks(range(len(shifts)), [SHIFT_NAMES[s] for s in shifts], fontsize=8.5)
     ax.set_ylabel("AUROC (harmful vs benign)")
-    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("test set: the distribution shift from the training format")
+    ax.set_ylim(0, 1.22)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_title(
         f"Probe (residual after layer {layer}) vs bag of words, trained on first-person "
         "English plans only"
     )
-    ax.legend(loc="lower left", fontsize=8.5, ncols=3)
+    ax.legend(loc="upper center", fontsize=8.5, ncols=4)
     fig.tight_layout()
     return fig
 
