@@ -19,7 +19,7 @@ Shows:
 
 Run:  arena run 40 [--smoke] [--publish]   (or python 07_mech_interp/day_040_coup_probes.py)
 Full run (SmolLM2-135M-Instruct, 256 training texts, 64 per shift, 48 generations per request
-style): about 8 min on 2 cores, 1 thread (measured 8.0 min; 4.4 min of CPU time).
+style): about 9 min on 2 cores, 1 thread (measured 8.0 and 9.0 min).
 `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model (falls back to
 SmolLM2, with a log line and `model_fallback` in metrics.json, if it is not installed).
 Smoke: 48 training texts, 16 per shift, 6 generations of 12 tokens per style, every 6th layer.
