@@ -22,7 +22,8 @@ Full run (SmolLM2-135M-Instruct, 256 training texts, 64 per shift, 48 generation
 style): about 9 min on 2 cores, 1 thread (measured 8.0 and 9.0 min).
 `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model (falls back to
 SmolLM2, with a log line and `model_fallback` in metrics.json, if it is not installed).
-Smoke: 48 training texts, 16 per shift, 6 generations of 12 tokens per style, every 6th layer.
+Smoke: 48 training texts, 12 per shift, 6 generations of 12 tokens per style, layers 0, 4 and 8
+(the forward pass stops after the deepest probed layer).
 The worked example of the post (an AUROC counted by hand) is computed by the project's `auroc`.
 """
 
@@ -343,10 +344,10 @@ def main(args: Args) -> dict:
         )
         if lm.provenance:
             metrics["model_provenance"] = lm.provenance
-        n_train, n_test = (48, 16) if args.smoke else (args.n_train, args.n_test)
+        n_train, n_test = (48, 12) if args.smoke else (args.n_train, args.n_test)
         n_gen, n_new = (6, 12) if args.smoke else (args.n_generate, args.max_new_tokens)
         n_layers = model.cfg.n_layers
-        layers = list(range(0, n_layers, 6)) if args.smoke else list(range(n_layers))
+        layers = [0, 4, 8] if args.smoke else list(range(n_layers))
         hooks = [f"blocks.{i}.hook_resid_post" for i in layers]
         labels = [str(i) for i in layers]
         neutral = agent_messages(NEUTRAL_USER)
