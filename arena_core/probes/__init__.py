@@ -12,6 +12,8 @@ One concept per file; import from the submodule (`from arena_core.probes.logisti
 - `confounds`   — confounded training sets, feature directions with the label balanced out
 - `controls`    — control tasks and selectivity (Hewitt & Liang 2019), splits by word type
 - `shift`       — accuracy vs AUROC vs calibration under a distribution shift
+- `spans`       — activations averaged over a span of each prompt (a chat reply)
+- `bag_of_words` — word-count logistic regression, the black-box baseline of day 40
 
 Nothing heavy is imported here.
 """
