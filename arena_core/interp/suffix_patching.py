@@ -10,9 +10,11 @@ batch is repeated along the batch axis, one copy per patch, and one forward does
 
     rows of the big batch:  copy c = 0..C-1, prompt i = 0..n-1  ->  row c * n + i
 
-Compared with a full forward per patch this saves the prefix's cost, which for a 10-shot prompt is
-nearly all of it. The results are checked against full forwards with hooks on a TransformerLens
-twin (tests/interp/test_suffix_patching.py).
+A patch at layer L leaves the blocks before L unchanged too, so the copies start at block L from
+the suffix's cached `resid_pre` (`_tail_logits`). Compared with a full forward per patch this
+saves the prefix's cost, nearly all of it for a 5-shot prompt, and on average half the layers.
+The results are checked against full forwards with hooks on a TransformerLens twin
+(tests/probes/test_function_vectors.py).
 
 `patch_heads_last` replaces one head's `z` (its output before W_O) at the last position, with a
 value per head (Todd et al.'s mean activation) or per prompt and head (clean-run activation
@@ -28,7 +30,8 @@ from torch import Tensor
 
 from arena_core.errors import UserError
 from arena_core.probes.icl import attached, left_padded
-from arena_core.transformer.kv_cache import KVCache
+from arena_core.transformer.kv_cache import KVCache, KVCacheEntry
+from arena_core.transformer.model import attention_mask_4d
 from arena_core.utils.progress import progress
 
 
@@ -58,13 +61,43 @@ def _answer_probs(logits: Tensor, answer_ids: Tensor) -> Tensor:
     return logits[:, -1].softmax(-1).gather(-1, answer_ids[:, None])[:, 0].cpu()
 
 
-def _run_copies(model, cache: KVCache, tokens: Tensor, mask: Tensor, copies: int, hooks) -> Tensor:
-    """Logits at the last column of `copies` stacked copies of the suffix, hooks attached."""
-    n = tokens.shape[0]
-    big = cache.select(torch.arange(n, device=tokens.device).repeat(copies))
+def _tail_logits(
+    model, resid: Tensor, cache: KVCache, mask: Tensor, start: int, copies: int, hooks
+) -> Tensor:
+    """Last-column logits of `copies` stacked copies of the suffix, run from block `start` on.
+
+    `resid` is the suffix's residual stream entering block `start` (unpatched, [n k d]): blocks
+    before `start` would compute the same thing for every copy, so they are skipped; each copy
+    attends to the cached prefix keys/values of its prompt (rows c * n + i)."""
+    n, k = resid.shape[:2]
+    full = torch.cat([cache.mask, mask], dim=1).repeat(copies, 1)
+    positions = (full.cumsum(dim=1) - 1).clamp(min=0)[:, -k:]
+    mask4 = attention_mask_4d(full, k)
+    x = resid.repeat(copies, 1, 1)
+    rope = model.rope(positions, x.dtype)
+    rows = torch.arange(n, device=x.device).repeat(copies)
     with torch.no_grad(), attached(model, hooks):
-        return model(tokens.repeat(copies, 1), attention_mask=mask.repeat(copies, 1),
-                     kv_cache=big, last_only=True)  # fmt: skip
+        for i in range(start, model.cfg.n_layers):
+            entry = KVCacheEntry(cache[i].k[rows], cache[i].v[rows])
+            x = model.blocks[i](x, mask4, rope, entry)
+        return model.unembed(model.ln_final(x[:, -1:]))
+
+
+def _prepared(model, rows, k: int, batch_size: int) -> list[tuple]:
+    """Per prompt batch: (slice, prefix cache, last k tokens, their mask, resid_pre
+    `[layer n k d]` of those k columns)."""
+    out = []
+    names = [f"blocks.{L}.hook_resid_pre" for L in range(model.cfg.n_layers)]
+    for sl, cache, tokens, mask in _prefix_batches(model, rows, k, batch_size):
+        got: dict[str, Tensor] = {}
+
+        def save(x: Tensor, hook, got=got) -> None:
+            got[hook.name] = x.detach()
+
+        with torch.no_grad(), attached(model, [(name, save) for name in names]):
+            model(tokens, attention_mask=mask, kv_cache=cache.clone(), last_only=True)
+        out.append((sl, cache, tokens, mask, torch.stack([got[name] for name in names])))
+    return out
 
 
 def head_z_last(
@@ -103,7 +136,8 @@ def answer_probs(
     """P(answer token) at each prompt's last token, unpatched (computed the same cached way)."""
     out = []
     for sl, cache, tokens, mask in _prefix_batches(model, rows, 1, batch_size):
-        logits = _run_copies(model, cache, tokens, mask, 1, [])
+        with torch.no_grad():
+            logits = model(tokens, attention_mask=mask, kv_cache=cache, last_only=True)
         out.append(_answer_probs(logits, answer_ids[sl].to(logits.device)))
     return torch.cat(out)
 
@@ -132,9 +166,9 @@ def patch_heads_last(
         raise SuffixPatchError(f"{answer_ids.shape[0]} answers for {len(rows)} prompts")
     out = torch.zeros(len(layers), H, len(rows), dtype=torch.float64)
     heads = torch.arange(H)
-    batches = list(_prefix_batches(model, rows, 1, batch_size))
+    batches = _prepared(model, rows, 1, batch_size)
     for li, L in enumerate(progress(layers, desc=desc)):
-        for sl, cache, tokens, mask in batches:
+        for sl, cache, tokens, mask, resid in batches:
             n = tokens.shape[0]
             v = values[li] if values.dim() == 3 else values[sl, li].transpose(0, 1)
             src = v[:, None].expand(H, n, e) if values.dim() == 3 else v
@@ -146,9 +180,8 @@ def patch_heads_last(
                 zz[heads, :, -1, heads] = src.to(z.device, z.dtype)
                 return z
 
-            logits = _run_copies(
-                model, cache, tokens, mask, H, [(f"blocks.{L}.attn.hook_z", set_z)]
-            )
+            hook = [(f"blocks.{L}.attn.hook_z", set_z)]
+            logits = _tail_logits(model, resid[L], cache, mask, L, H, hook)
             probs = _answer_probs(logits, answer_ids[sl].to(logits.device).repeat(H))
             out[li, :, sl] = probs.view(H, n)
     return out
@@ -179,9 +212,9 @@ def patch_resid_suffix(
     k = values.shape[2]
     out = torch.zeros(n_layers, k, len(rows), dtype=torch.float64)
     cols = torch.arange(k)
-    batches = list(_prefix_batches(model, rows, k, batch_size))
+    batches = _prepared(model, rows, k, batch_size)
     for L in progress(range(n_layers), desc=desc):
-        for sl, cache, tokens, mask in batches:
+        for sl, cache, tokens, mask, resid in batches:
             n = tokens.shape[0]
             src = values[sl, L].transpose(0, 1).to(tokens.device)  # [k n d]
 
@@ -191,9 +224,8 @@ def patch_resid_suffix(
                 xx[cols, :, cols] = src.to(x.dtype)
                 return x
 
-            logits = _run_copies(
-                model, cache, tokens, mask, k, [(f"blocks.{L}.hook_resid_pre", set_resid)]
-            )
+            hook = [(f"blocks.{L}.hook_resid_pre", set_resid)]
+            logits = _tail_logits(model, resid[L], cache, mask, L, k, hook)
             probs = _answer_probs(logits, answer_ids[sl].to(logits.device).repeat(k))
             out[L, :, sl] = probs.view(k, n)
     return out
