@@ -14,8 +14,8 @@ past, first name → initial; our own lists), with 5-shot "Q: x\\nA: y" prompts:
 
 Run:  arena run 43 [--smoke] [--publish]   (or python 07_mech_interp/day_043_func_vectors.py)
 Full run (SmolLM2-135M-Instruct, 16 CIE / 16 validation / 32 test prompts per task): about
-6 min on 1 thread. `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional
-model (falls back to SmolLM2 with one log line when it is not installed).
+6 min of CPU time on 1 thread. `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger
+optional model (falls back to SmolLM2 with one log line when it is not installed).
 Smoke: two tasks, 4/4/8 prompts, a coarse layer sweep, one control seed.
 """
 
@@ -160,6 +160,7 @@ CONDITIONS = {
     "few_shot": ("5-shot (ICL)", "tab:blue"),
     "shuffled": ("shuffled labels", "#9ecae1"),
     "shuffled_fv": ("shuffled labels + FV", "tab:red"),
+    "shuffled_random_heads": ("shuffled labels + random-heads FV", "#f4b6b6"),
 }
 
 
