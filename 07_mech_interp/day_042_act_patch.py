@@ -12,7 +12,7 @@ Shows, with 5-shot "Q: x\\nA: y" prompts of one pair task (present → past by d
    in), the agreement of the two rankings, and the top ten heads patched together.
 
 Run:  arena run 42 [--smoke] [--publish]   (or python 07_mech_interp/day_042_act_patch.py)
-Full run (SmolLM2-135M-Instruct, 24 prompts): about 3 min on 1 thread.
+Full run (SmolLM2-135M-Instruct, 24 prompts): about 1.5 min of CPU time on 1 thread.
 `--model qwen2.5-coder-0.5b-instruct` runs the same on the larger optional model (falls back to
 SmolLM2 with one log line when it is not installed).
 Smoke: 6 prompts.
