@@ -32,6 +32,15 @@ LENGTHS = [7, 5, 9, 6, 8]  # different lengths: left padding matters
 TOL = dict(atol=1e-9, rtol=0)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run many small ops: one intra-op thread is much faster than two here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module", params=["gpt2", "llama-gqa"])
 def pair(request):
     torch.manual_seed(5)
@@ -92,27 +101,32 @@ def test_function_vector_is_sum_of_mean_head_outputs(pair):
                                atol=1e-8, rtol=0)  # fmt: skip
 
 
+def _tl_copies(tl, row, answer, copies, hooks):
+    """P(answer) in `copies` stacked copies of one unpadded prompt, each patched by `hooks`."""
+    logits = tl.run_with_hooks(torch.tensor([row]).repeat(copies, 1), fwd_hooks=hooks)
+    return logits[:, -1].softmax(-1)[:, answer]
+
+
 def test_cie_matches_hand_written_transformer_lens_patching(pair):
     model, tl = pair
     clean, corrupted = _rows(2), _rows(3)
     answers = torch.tensor([3, 10, 20, 30, 40])
     cie = causal_indirect_effect(model, clean, corrupted, answers, batch_size=2)
     mean_z = _tl_z_last(tl, clean).mean(0)
-    expected = torch.zeros(3, 4, dtype=torch.float64)
-    for L in range(3):
+
+    def set_z(z, hook):  # copy 4 * L + h patches head h of layer L
+        L = int(hook.name.split(".")[1])
+        z = z.clone()
         for h in range(4):
+            z[4 * L + h, -1, h] = mean_z[L, h]
+        return z
 
-            def set_z(z, hook, L=L, h=h):
-                z = z.clone()
-                z[0, -1, h] = mean_z[L, h]
-                return z
-
-            hook = [(f"blocks.{L}.attn.hook_z", set_z)]
-            diffs = [
-                _tl_prob(tl, r, a, hook) - _tl_prob(tl, r, a) for r, a in zip(corrupted, answers)
-            ]
-            expected[L, h] = sum(diffs) / len(diffs)
-    torch.testing.assert_close(cie.double(), expected.double(), **TOL)
+    hooks = [(f"blocks.{L}.attn.hook_z", set_z) for L in range(3)]
+    diffs = [
+        _tl_copies(tl, r, a, 12, hooks) - _tl_prob(tl, r, a) for r, a in zip(corrupted, answers)
+    ]
+    expected = torch.stack(diffs).mean(0).view(3, 4)
+    torch.testing.assert_close(cie.double(), expected, **TOL)
     assert cie.abs().max() > 1e-3  # the patches did something
     assert top_heads(cie, 2)[0] == divmod(int(expected.argmax()), 4)
 
@@ -140,17 +154,17 @@ def test_resid_suffix_patching_matches_transformer_lens(pair):
     ours = patch_resid_suffix(model, corrupted, answers, values, batch_size=3)
     for i, (c, r) in enumerate(zip(clean, corrupted)):
         _, cache = tl.run_with_cache(torch.tensor([c]))
-        for L in range(3):
-            clean_act = cache[f"blocks.{L}.hook_resid_pre"][0]
+
+        def set_resid(x, hook, c=c, r=r, cache=cache):  # copy k * L + j patches column -k + j
+            L = int(hook.name.split(".")[1])
+            x = x.clone()
             for j in range(k):
+                x[k * L + j, len(r) - k + j] = cache[hook.name][0, len(c) - k + j]
+            return x
 
-                def set_resid(x, hook, j=j, clean_act=clean_act):
-                    x = x.clone()
-                    x[0, len(r) - k + j] = clean_act[len(c) - k + j]
-                    return x
-
-                p = _tl_prob(tl, r, answers[i], [(f"blocks.{L}.hook_resid_pre", set_resid)])
-                assert ours[L, j, i].item() == pytest.approx(p, abs=1e-9)
+        hooks = [(f"blocks.{L}.hook_resid_pre", set_resid) for L in range(3)]
+        expected = _tl_copies(tl, r, answers[i], 3 * k, hooks).view(3, k)
+        torch.testing.assert_close(ours[:, :, i].double(), expected, **TOL)
     base = torch.tensor([_tl_prob(tl, r, a) for r, a in zip(corrupted, answers)])
     assert (ours - base).abs().max() > 1e-3  # the patches did something
 
