@@ -221,3 +221,21 @@ def test_bad_input_raises_clear_errors(pair):
         patch_heads_last(model, rows, torch.zeros(4, dtype=torch.long), torch.zeros(3, 4, 8))
     with pytest.raises(SuffixPatchError, match="more than"):
         resid_pre_suffix(model, [[1, 2]], 2)
+
+
+def test_a_head_with_no_output_matrix_has_no_effect():
+    # planted answer: with W_O of head (1, 2) set to zero the head writes nothing, so its output,
+    # its function vector and its CIE are exactly zero while other heads' are not
+    torch.manual_seed(6)
+    model = Llama(CFG.with_(n_kv_heads=2, rotary_base=500.0)).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+        model.blocks[1].attn.W_O[2] = 0.0
+    clean, corrupted = _rows(10), _rows(11)
+    answers = torch.tensor([1, 2, 3, 4, 5])
+    outs = head_outputs(model, clean)
+    assert outs[:, 1, 2].abs().max() == 0 and outs[:, 1, 1].abs().max() > 1e-3
+    assert function_vector(model, clean, [(1, 2)]).abs().max() == 0
+    cie = causal_indirect_effect(model, clean, corrupted, answers)
+    assert cie[1, 2].abs().item() < 1e-15 and cie.abs().max() > 1e-3
