@@ -24,6 +24,7 @@ import torch
 from matplotlib.figure import Figure
 
 from arena_core.data.facts import load_dataset
+from arena_core.errors import ArgumentError
 from arena_core.interp.suffix_patching import (
     answer_probs,
     head_z_last,
@@ -35,6 +36,7 @@ from arena_core.models import ModelUnavailableError, load_model
 from arena_core.probes.function_vectors import causal_indirect_effect, top_heads
 from arena_core.probes.head_maps import plot_head_map, rank_agreement
 from arena_core.probes.icl import (
+    PAIR_TASKS,
     answer_token_ids,
     first_token_accuracy,
     icl_prompts,
@@ -141,6 +143,8 @@ def main(args: Args) -> dict:
         metrics["model"] = lm.name
         if lm.provenance:
             metrics["model_provenance"] = lm.provenance
+        if args.task not in PAIR_TASKS:
+            raise ArgumentError(f"--task must be a pair task: {', '.join(PAIR_TASKS)}")
         ds = load_dataset(args.task, seed=args.seed)
         run.record_source("data", f"{args.task}: {ds.meta.get('source')}")
         n = 6 if args.smoke else args.n_prompts
@@ -163,7 +167,10 @@ def main(args: Args) -> dict:
         # 2. residual stream, last few positions (the query's tokens are the same in both runs)
         kpos = args.n_positions
         if any(c[-kpos:] != r[-kpos:] for c, r in zip(clean, corrupted, strict=True)):
-            raise RuntimeError("clean and corrupted prompts must end in the same tokens")
+            raise ArgumentError(
+                f"--n-positions {kpos} reaches into the demonstrations: clean and corrupted "
+                "prompts differ there; use fewer positions"
+            )
         values = resid_pre_suffix(model, clean, kpos, bs)
         resid = patch_resid_suffix(model, corrupted, ids, values, bs).mean(-1)
         resid_rec = (resid - p_corr) / (p_clean - p_corr)  # [layer position]

@@ -25,6 +25,7 @@ import torch
 from matplotlib.figure import Figure
 
 from arena_core.data.facts import load_dataset
+from arena_core.errors import ArgumentError
 from arena_core.models import ModelUnavailableError, load_model
 from arena_core.probes.function_vectors import (
     causal_indirect_effect,
@@ -34,6 +35,7 @@ from arena_core.probes.function_vectors import (
 )
 from arena_core.probes.head_maps import plot_head_map
 from arena_core.probes.icl import (
+    PAIR_TASKS,
     ICLPrompts,
     answer_token_ids,
     first_token_accuracy,
@@ -206,6 +208,8 @@ def main(args: Args) -> dict:
         if lm.provenance:
             metrics["model_provenance"] = lm.provenance
         tasks = args.tasks.split(",")[: 2 if args.smoke else None]
+        if not tasks or any(t not in PAIR_TASKS for t in tasks):
+            raise ArgumentError(f"--tasks takes pair tasks from: {', '.join(PAIR_TASKS)}")
         n_cie, n_val, n_test = (4, 4, 8) if args.smoke else (args.n_cie, args.n_val, args.n_test)
         step = 6 if args.smoke else args.layer_step
         n_random = 1 if args.smoke else args.n_random
