@@ -14,6 +14,8 @@ One concept per file; import from the submodule (`from arena_core.probes.logisti
 - `shift`       — accuracy vs AUROC vs calibration under a distribution shift
 - `spans`       — activations averaged over a span of each prompt (a chat reply)
 - `bag_of_words` — word-count logistic regression, the black-box baseline of day 40
+- `icl`         — few-shot / shuffled-label / zero-shot prompts, first-token accuracy
+- `function_vectors` — head outputs, causal indirect effect, function vectors (Todd et al. 2023)
 
 Nothing heavy is imported here.
 """
