@@ -15,6 +15,9 @@ token are steered ("all positions"). Two numbers judge a steer:
 - the cost: `token_nll` of the steered continuation under the *unsteered* model (its perplexity is
   exp of the mean), and the increase of the next-token loss on fixed neutral text with the steer on.
 
+`steered_logit_gap` is the one-forward version for a two-answer question (" True" vs " False"):
+the steer starts at a chosen real token of each prompt (a bool position mask under left padding).
+
 `random_direction` draws the control: a random vector of the same length as v, so a change that
 any push of that size causes is not mistaken for sentiment.
 
@@ -123,6 +126,37 @@ def mean_text_loss(
         with add_direction(model, hook_name, direction, coefficient):
             per_row = token_nll(model, prompts, conts, pad_token_id)
     return torch.cat(per_row).mean().item()
+
+
+@torch.no_grad()
+def steered_logit_gap(
+    model: torch.nn.Module,
+    rows: Sequence[Sequence[int]],
+    starts: Sequence[int],
+    answers: tuple[int, int],
+    pad_token_id: int,
+    hook_name: str | None = None,
+    direction: Float[Tensor, " d"] | None = None,
+    coefficient: float = 0.0,
+) -> Float[Tensor, " batch"]:
+    """logit(answers[0]) − logit(answers[1]) after each row's last token, in one batch, with
+    `coefficient · direction` added at `hook_name` from real token `starts[i]` of row i onwards."""
+    if len(starts) != len(rows) or any(
+        not 0 <= s < len(r) for s, r in zip(starts, rows, strict=False)
+    ):
+        raise SteeringError("need one start per row, each inside its row")
+    tokens, mask = pad_batch(rows, pad_token_id, "left")
+    device = next(model.parameters()).device
+    tokens, mask = tokens.to(device), mask.to(device)
+    first = mask.shape[1] - mask.sum(dim=1)  # column of each row's first real token
+    cols = torch.arange(mask.shape[1], device=device)[None]
+    steer = cols >= (first + torch.as_tensor(list(starts), device=device))[:, None]
+    if hook_name is None or direction is None:
+        logits = model(tokens, attention_mask=mask, last_only=True)[:, -1]
+    else:
+        with add_direction(model, hook_name, direction, coefficient, steer):
+            logits = model(tokens, attention_mask=mask, last_only=True)[:, -1]
+    return (logits[:, answers[0]] - logits[:, answers[1]]).float().cpu()
 
 
 @dataclass

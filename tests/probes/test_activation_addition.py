@@ -14,6 +14,7 @@ from arena_core.probes.activation_addition import (
     mean_text_loss,
     random_direction,
     steered_generate,
+    steered_logit_gap,
     token_nll,
 )
 from arena_core.probes.steering import SteeringError
@@ -103,6 +104,31 @@ def test_steered_text_loss_matches_transformer_lens(pair):
         losses.append(F.cross_entropy(logits[0, :-1], seq[0, 1:], reduction="none"))
     assert got == pytest.approx(torch.cat(losses).mean().item(), abs=ATOL)
     assert abs(got - mean_text_loss(model, rows, PAD)) > 1e-3  # unsteered differs
+
+
+def test_steered_logit_gap_matches_transformer_lens(pair):
+    model, tl = pair
+    rows = [[5, 9, 13, 2, 7], [3, 4, 8], [8, 1, 6, 2]]
+    starts = [3, 0, 2]
+    direction = torch.randn(CFG.d_model, dtype=torch.float64)
+    got = steered_logit_gap(model, rows, starts, (4, 9), PAD, HOOK, direction, 2.5)
+    expected = []
+    for r, s in zip(rows, starts, strict=True):
+
+        def hook(x, hook, s=s):  # from real token s onwards, by hand
+            x = x.clone()
+            x[:, s:] += 2.5 * direction
+            return x
+
+        with torch.no_grad():
+            logits = tl.run_with_hooks(torch.tensor([r]), fwd_hooks=[(HOOK, hook)])[0, -1]
+        expected.append((logits[4] - logits[9]).item())
+    torch.testing.assert_close(got.double(), torch.tensor(expected, dtype=torch.float64),
+                               atol=1e-5, rtol=0)  # fmt: skip
+    plain = steered_logit_gap(model, rows, starts, (4, 9), PAD)
+    assert (got - plain).abs().max() > 1e-2
+    with pytest.raises(SteeringError, match="one start per row"):
+        steered_logit_gap(model, rows, [0, 9, 0], (4, 9), PAD)
 
 
 def test_random_direction_has_the_same_length():
