@@ -9,6 +9,8 @@ One concept per file; import from the submodule (`from arena_core.probes.logisti
 - `pca`         — principal components of activations
 - `sweeps`      — layer sweeps, generalisation matrices and their plots
 - `steering`    — activation addition at a hook point (Turner et al. 2023)
+- `icl`         — few-shot / shuffled-label / zero-shot prompts, first-token accuracy
+- `function_vectors` — head outputs, causal indirect effect, function vectors (Todd et al. 2023)
 
 Nothing heavy is imported here.
 """
