@@ -18,6 +18,7 @@ from arena_core.interp.nnsight_ref import (
     nnsight_wrap,
     padded_inputs,
 )
+from arena_core.probes.function_vectors import function_vector, head_outputs
 from arena_core.probes.steering import add_direction
 from tests.transformer._refs import hf_llama_pair
 
@@ -87,3 +88,30 @@ def test_nnsight_function_vector_is_sum_of_mean_head_outputs(models):
     outs = nnsight_head_outputs(nn_model, ROWS, PAD, layers=[0, 2])
     by_hand = outs[:, 0, 1].mean(0) + outs[:, 1, 3].mean(0) + outs[:, 1, 0].mean(0)
     torch.testing.assert_close(fv, by_hand, atol=1e-12, rtol=0)
+
+
+def test_nnsight_head_outputs_match_function_vectors_module(models):
+    nn_model, ours = models
+    theirs = nnsight_head_outputs(nn_model, ROWS, PAD, layers=[1, 2])
+    got = head_outputs(ours, ROWS, layers=[1, 2], batch_size=2)
+    torch.testing.assert_close(got, theirs, atol=ATOL, rtol=0)
+
+
+def test_function_vector_and_its_patch_match_nnsight(models):
+    """The FV built by ours and by nnsight, and the logits after adding it at the last token of
+    the residual stream after layer 1 (ours: add_direction; nnsight: layers[1].output[:, -1])."""
+    nn_model, ours = models
+    heads = [(2, 1), (0, 3), (1, 2)]
+    fv_ours = function_vector(ours, ROWS, heads)
+    fv_theirs = nnsight_function_vector(nn_model, ROWS, PAD, heads)
+    torch.testing.assert_close(fv_ours, fv_theirs, atol=ATOL, rtol=0)
+    inputs = padded_inputs(ROWS, PAD)
+    theirs = nnsight_steered_logits(nn_model, ROWS, PAD, 1, fv_theirs, 1.0, last_only=True)
+    with torch.no_grad():
+        plain = ours(inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        with add_direction(ours, "blocks.1.hook_resid_post", fv_ours, 1.0, positions=-1):
+            got = ours(inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    m = real(inputs["attention_mask"])
+    torch.testing.assert_close(got[m], theirs[m], atol=ATOL, rtol=0)
+    assert (got[:, -1] - plain[:, -1]).abs().max() > 1e-3  # the FV moved the last position
+    torch.testing.assert_close(got[:, :-1][m[:, :-1]], plain[:, :-1][m[:, :-1]], atol=1e-12, rtol=0)
