@@ -30,7 +30,12 @@ from matplotlib.figure import Figure
 
 from arena_core.data.facts import load_dataset
 from arena_core.interp.cache import smollm2_hf_dir
-from arena_core.interp.nnsight_ref import nnsight_steered_logits, nnsight_wrap, padded_inputs
+from arena_core.interp.nnsight_ref import (
+    nnsight_function_vector,
+    nnsight_steered_logits,
+    nnsight_wrap,
+    padded_inputs,
+)
 from arena_core.models import ModelUnavailableError, load_model
 from arena_core.probes.activation_addition import (
     contrast_direction,
@@ -41,6 +46,19 @@ from arena_core.probes.activation_addition import (
 )
 from arena_core.probes.activations import extract_activations, tokenize
 from arena_core.probes.directions import fit_mass_mean
+from arena_core.probes.function_vectors import (
+    causal_indirect_effect,
+    function_vector,
+    random_heads,
+    top_heads,
+)
+from arena_core.probes.icl import (
+    answer_token_ids,
+    first_token_accuracy,
+    icl_prompts,
+    split_pairs,
+    tokenize_prompts,
+)
 from arena_core.probes.steering import add_direction
 from arena_core.probes.sweeps import layer_sweep, train_test_split
 from arena_core.transformer.sampling import SamplingConfig
@@ -119,6 +137,10 @@ class Args(DayArgs):
     n_steer: int = 40  # held-out statements steered
     alphas: str = "-8,-4,-2,2,4,8"  # truth steer strengths, in units of the mean gap
     fv_task: str = "antonyms"  # function-vector task for the nnsight comparison
+    fv_prompts: int = 12  # few-shot prompts for the heads' CIE and the mean head outputs
+    fv_shots: int = 5  # demonstrations per few-shot prompt
+    fv_heads: int = 10  # top heads by causal indirect effect
+    fv_zero_shot: int = 40  # zero-shot prompts the FV is added to
 
 
 def toy_example() -> dict:
@@ -378,12 +400,16 @@ def truth_steering(lm, args: Args, run: Run) -> dict:
     return out
 
 
-def nnsight_steering_check(model, tok, rows, layer: int, v: Tensor, c: float) -> dict:
-    """The love − hate steer written with nnsight on HF's copy of the model: same logits?"""
+def nnsight_smollm2():
+    """nnsight around HF's own `LlamaForCausalLM` holding SmolLM2's weights (float32)."""
     from transformers import AutoModelForCausalLM
 
     hf = AutoModelForCausalLM.from_pretrained(str(smollm2_hf_dir()), dtype=torch.float32)
-    nn_model = nnsight_wrap(hf)
+    return nnsight_wrap(hf)
+
+
+def nnsight_steering_check(nn_model, model, tok, rows, layer: int, v: Tensor, c: float) -> dict:
+    """The love − hate steer written with nnsight on HF's copy of the model: same logits?"""
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     inputs = padded_inputs(rows, pad)
     theirs = nnsight_steered_logits(nn_model, rows, pad, layer, v, c)
@@ -397,6 +423,50 @@ def nnsight_steering_check(model, tok, rows, layer: int, v: Tensor, c: float) ->
         "max_abs_logit_change_from_steer": (ours - plain)[m].abs().max().item(),
         "n_prompts": len(rows),
     }
+
+
+def function_vector_check(nn_model, model, tok, args: Args) -> dict:
+    """A function vector built and added by ours and by nnsight: same vector, same logits.
+
+    Heads: the top `fv_heads` by causal indirect effect on shuffled-label prompts (smoke: random
+    heads). The FV is added at the last token of the residual stream after layer n_layers // 3."""
+    pairs = load_dataset(args.fv_task, seed=args.seed).pairs()
+    build, test = split_pairs(pairs, (0.5, 0.5), seed=args.seed)
+    n = 4 if args.smoke else args.fv_prompts
+    few = icl_prompts(build, n, args.fv_shots, seed=args.seed)
+    clean = tokenize_prompts(tok, few.few_shot)
+    if args.smoke:
+        heads = random_heads(model.cfg.n_layers, model.cfg.n_heads, 3, seed=args.seed)
+    else:
+        cie = causal_indirect_effect(model, clean, tokenize_prompts(tok, few.shuffled),
+                                     answer_token_ids(tok, few.answers))  # fmt: skip
+        heads = top_heads(cie, args.fv_heads)
+    fv_ours = function_vector(model, clean, heads)
+    fv_theirs = nnsight_function_vector(nn_model, clean, tok.pad_token_id or 0, heads)
+    zero = icl_prompts(test, 8 if args.smoke else args.fv_zero_shot, args.fv_shots, args.seed + 1)
+    zrows = tokenize_prompts(tok, zero.zero_shot)
+    answers = answer_token_ids(tok, zero.answers)
+    layer = model.cfg.n_layers // 3
+    hook = f"blocks.{layer}.hook_resid_post"
+    inputs = padded_inputs(zrows, tok.pad_token_id or 0)
+    theirs = nnsight_steered_logits(nn_model, zrows, tok.pad_token_id or 0, layer, fv_theirs,
+                                    1.0, last_only=True)  # fmt: skip
+    with torch.no_grad(), add_direction(model, hook, fv_ours, 1.0, positions=-1):
+        ours = model(inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        with_fv = first_token_accuracy(model, zrows, answers)
+    without = first_token_accuracy(model, zrows, answers)
+    m = inputs["attention_mask"].bool()
+    return {
+        "task": args.fv_task, "heads": [list(h) for h in heads], "layer": layer,
+        "n_prompts": len(clean), "n_zero_shot": len(zrows),
+        "fv_norm": round(fv_ours.norm().item(), 4),
+        "fv_max_abs_diff": (fv_ours - fv_theirs).abs().max().item(),
+        "patched_logits_max_abs_diff": (ours - theirs)[m].abs().max().item(),
+        "zero_shot_accuracy": round(without.accuracy, 4),
+        "zero_shot_accuracy_with_fv": round(with_fv.accuracy, 4),
+        "zero_shot_p_correct": round(without.p_correct, 5),
+        "zero_shot_p_correct_with_fv": round(with_fv.p_correct, 5),
+    }  # fmt: skip
 
 
 def main(args: Args) -> dict:
@@ -485,13 +555,22 @@ def main(args: Args) -> dict:
         metrics["samples"] = samples
         run.save_fig(samples_figure(samples), "samples")
 
-        # 5. nnsight: the same steer on HF's copy of the model
+        # 5-6. nnsight on HF's copy of the model: the same steer, the same function vector
         if lm.name == "smollm2-135m":
-            check = nnsight_steering_check(model, tok, rows[: 2 * k : k], layer, v, 2.0)
+            nn_model = nnsight_smollm2()
+            check = nnsight_steering_check(nn_model, model, tok, rows[: 2 * k : k], layer, v, 2.0)
             metrics["nnsight_steering"] = check
+            fv = function_vector_check(nn_model, model, tok, args)
+            metrics["function_vector"] = fv
+            del nn_model
             run.print(
-                f"  nnsight steer: max |Δlogit| ours vs nnsight {check['max_abs_logit_diff']:.2e}"
+                f"  nnsight: steer max |Δlogit| {check['max_abs_logit_diff']:.2e}; FV max |Δ| "
+                f"{fv['fv_max_abs_diff']:.2e}, patched logits "
+                f"{fv['patched_logits_max_abs_diff']:.2e}; zero-shot acc "
+                f"{fv['zero_shot_accuracy']} -> {fv['zero_shot_accuracy_with_fv']}"
             )
+        else:
+            run.print("  nnsight checks run on SmolLM2 only (its HF copy); skipped")
 
         # 4. truth direction steering, on the main model and (full run) the larger one
         truth = {lm.name: truth_steering(lm, args, run)}
