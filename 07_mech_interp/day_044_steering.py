@@ -170,8 +170,8 @@ def mechanism_figure(toy: dict) -> Figure:
     matrix(ax, col(toy["hate"]), xy=(5.8, 2.6), title="h(hate)", cell=0.6, cmap="Reds")
     arrow(ax, (5.1, 6.0), (5.75, 5.9))
     arrow(ax, (5.1, 4.0), (5.75, 3.5))
-    label(ax, (7.2, 4.55), "−", fontsize=18)
-    matrix(ax, col(toy["v"]), xy=(7.9, 3.8), title="v", cell=0.6, cmap="Purples")
+    matrix(ax, col(toy["v"]), xy=(7.9, 3.8), title="v = h(love) − h(hate)", cell=0.6,
+           cmap="Purples")  # fmt: skip
     arrow(ax, (6.5, 5.9), (7.85, 4.9))
     arrow(ax, (6.5, 3.5), (7.85, 4.2))
     # bottom: the steered forward pass
@@ -188,7 +188,8 @@ def mechanism_figure(toy: dict) -> Figure:
     arrow(ax, (11.1, 0.8), (11.75, 0.8))
     box(ax, (13.0, 0.4), "layers L+1…", width=2.2, height=0.8, role="neutral")
     arrow(ax, (12.45, 0.8), (13.0, 0.8))
-    label(ax, (14.1, -0.45), "continuation", fontsize=9.5)
+    arrow(ax, (14.1, 0.4), (14.1, -0.4))
+    label(ax, (14.1, -0.7), "steered continuation", fontsize=9.5)
     label(ax, (11.4, 3.6),
           f"a readout u = {tuple(int(x) for x in toy['readout'])}:\n"
           f"u·h = {toy['readout_before']:g}  →  u·(h + c·v) = {toy['readout_after']:g}\n"
@@ -255,18 +256,25 @@ def clean(text: str) -> str:
     return text.replace("\n", " ⏎ ").replace("$", r"\$").strip()
 
 
-def samples_figure(samples: list[dict]) -> Figure:
-    fig = Figure(figsize=(12, 1.0 + 0.95 * len(samples)))
+def samples_figure(samples: list[dict], layer: int) -> Figure:
+    """Prompt ▸ continuation at a few coefficients, wrapped, with each text's sentiment."""
+    blocks = [textwrap.wrap(f"{s['prompt']} ▸ {clean(s['continuation'])}", 95) for s in samples]
+    line = 0.23  # inches per text line
+    height = 0.7 + sum(line * len(b) + 0.18 for b in blocks)
+    fig = Figure(figsize=(11, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis("off")
-    y = 1.0 - 0.35 / (1.0 + 0.95 * len(samples))
-    step = 0.95 / (1.0 + 0.95 * len(samples))
-    for s in samples:
-        body = textwrap.fill(clean(s["continuation"]), 110)
+    y = 1 - 0.25 / height
+    ax.text(0.01, y, f"Sampled continuations, love − hate vector added after layer {layer}",
+            fontsize=11, weight="bold", va="top")  # fmt: skip
+    y -= 0.4 / height
+    for s, b in zip(samples, blocks, strict=True):
         colour = "tab:red" if s["c"] < 0 else "tab:green" if s["c"] > 0 else "0.3"
         ax.text(0.01, y, f"c = {s['c']:+g}", fontsize=10, weight="bold", va="top", color=colour)
-        ax.text(0.08, y, f"{s['prompt']} ▸ {body}", fontsize=9.5, va="top", family="DejaVu Sans")
-        y -= step
+        ax.text(0.09, y, "\n".join(b), fontsize=10, va="top", linespacing=1.35)
+        ax.text(0.99, y, f"sentiment {s['sentiment']:+.2f}", fontsize=9, va="top", ha="right",
+                color="0.35")  # fmt: skip
+        y -= (line * len(b) + 0.18) / height
     return fig
 
 
@@ -553,7 +561,7 @@ def main(args: Args) -> dict:
                 samples.append({"prompt": NEUTRAL[p_i], "c": c, "continuation": text,
                                 "sentiment": round(r.sentiment[p_i * k], 3)})  # fmt: skip
         metrics["samples"] = samples
-        run.save_fig(samples_figure(samples), "samples")
+        run.save_fig(samples_figure(samples, layer), "samples")
 
         # 5-6. nnsight on HF's copy of the model: the same steer, the same function vector
         if lm.name == "smollm2-135m":
