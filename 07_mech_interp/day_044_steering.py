@@ -2,8 +2,8 @@
 
 Shows:
 1. a steering vector v = mean over contrast pairs ("I love" / "I hate", ...) of the residual stream
-   after layer L at the last token; the layer is chosen by a small sweep (sentiment of continuations
-   steered with +c·v minus that with −c·v);
+   after layer L at the last token; the layer is chosen by a small sweep (every 4th layer: mean
+   sentiment of 16-token continuations steered with +2·v minus that with −2·v);
 2. a dose-response curve at that layer: c·v is added at every position while the model continues
    neutral openings (sampled, KV cache); the sentiment of the continuation (VADER lexicon mean) and
    its cost — the continuation's NLL under the *unsteered* model and the increase of next-token loss
@@ -18,7 +18,8 @@ Shows:
 
 Run:  arena run 44 [--smoke] [--publish]   (or python 07_mech_interp/day_044_steering.py)
 Full run (SmolLM2-135M-Instruct for 1-3, 5-6; SmolLM2 and Qwen2.5-Coder-0.5B-Instruct for 4):
-about 8 min on 2 cores, 1 thread. Without the optional Qwen, part 4 falls back to SmolLM2 only.
+about 11 min of CPU on 1 thread (measured with `time`; wall time is longer on a busy machine).
+Without the optional Qwen, part 4 falls back to SmolLM2 only.
 Smoke: 4 prompts, 3 layers in the sweep, 3 coefficients, SmolLM2 only.
 """
 
@@ -109,6 +110,8 @@ NEUTRAL_TEXT = [
     "A square has four sides of equal length and four right angles.",
 ]
 TRUTH_SUFFIX = " This statement is"
+NAMES = {"smollm2-135m": "SmolLM2-135M-Instruct", "qwen2.5-coder-0.5b-instruct":
+         "Qwen2.5-Coder-0.5B-Instruct"}  # fmt: skip
 
 # The worked example of the post: a 3-d residual stream.
 TOY_LOVE = [2.0, 1.0, 0.0]
@@ -125,10 +128,11 @@ class Args(DayArgs):
     truth_model: str = "qwen2.5-coder-0.5b-instruct"  # extra model for the truth steer ("" = none)
     coefficients: str = "-4,-3,-2,-1,0,1,2,3,4"  # c in h' = h + c·v (units of the contrast v)
     sweep_coefficient: float = 2.0  # layer sweep: sentiment(+c) − sentiment(−c)
-    layer_step: int = 3  # sweep every layer_step-th layer
+    layer_step: int = 4  # sweep every layer_step-th layer (one sample per opening)
+    sweep_new_tokens: int = 16  # tokens generated per continuation in the sweep
     n_prompts: int = 20  # neutral openings used (of 20)
     samples_per_prompt: int = 2  # sampled continuations per opening
-    new_tokens: int = 24  # tokens generated per continuation
+    new_tokens: int = 20  # tokens generated per continuation
     temperature: float = 1.0  # sampling temperature
     top_p: float = 0.9  # nucleus sampling
     n_random: int = 2  # random directions of |v| (control)
@@ -290,7 +294,7 @@ def truth_figure(results: dict) -> Figure:
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_xlabel("α: added vector = α × (mean of true − mean of false)")
         ax.set_ylabel("change in logit(' True') − logit(' False')")
-        ax.set_title(f"{name}, layer {r['layer']}")
+        ax.set_title(f"{NAMES.get(name, name)}, residual after layer {r['layer']}")
         ax.legend(loc="best", fontsize=8.5)
     fig.suptitle("Steering the answer to 'This statement is' along the cities truth direction")
     fig.tight_layout()
@@ -511,14 +515,18 @@ def main(args: Args) -> dict:
         layers = [n_layers // 6, n_layers // 3, n_layers // 2] if args.smoke else list(
             range(2, n_layers - 1, args.layer_step))  # fmt: skip
         c_sweep = args.sweep_coefficient
-        gaps = sweep_layers(model, tok, rows, layers, c_sweep, sampling, args.seed, new_tokens)
+        sweep_rows = tokenize(tok, NEUTRAL[:n_prompts])
+        sweep_tokens = new_tokens if args.smoke else args.sweep_new_tokens
+        gaps = sweep_layers(model, tok, sweep_rows, layers, c_sweep, sampling, args.seed,
+                            sweep_tokens)  # fmt: skip
         layer = layers[max(range(len(layers)), key=lambda i: gaps[i])]
         hook = f"blocks.{layer}.hook_resid_post"
         metrics["sweep_layers"] = layers
         metrics["sweep_sentiment_gap"] = [round(g, 4) for g in gaps]
         metrics["steer_layer"] = layer
         run.print(f"  layer sweep: gaps {metrics['sweep_sentiment_gap']}; steering at {layer}")
-        run.save_fig(sweep_figure(layers, gaps, layer, lm.name, c_sweep), "layer_sweep")
+        run.save_fig(sweep_figure(layers, gaps, layer, NAMES.get(lm.name, lm.name), c_sweep),
+                     "layer_sweep")  # fmt: skip
 
         # 2. dose-response: love − hate, sentiment probe (same length), random (same length)
         v = contrast_direction(model, tokenize(tok, [p for p, _ in PAIRS]),
