@@ -505,11 +505,12 @@ def main(args: Args) -> dict:
         single = contrast_direction(model, tokenize(tok, [" Love"]), tokenize(tok, [" Hate"]), hook)
         ctx = contrast_direction(model, tokenize(tok, [p for p, _ in PAIRS]),
                                  tokenize(tok, [n for _, n in PAIRS]), hook)  # fmt: skip
-        resid = extract_activations(model, rows[:8], hook, "mean", 16)[hook]
+        # a typical residual vector: at each opening's last token (not the first-position sink)
+        resid = extract_activations(model, rows[::k], hook, "last", 16)[hook]
         metrics["norms_at_layer"] = probe_layer
         metrics["norm_single_token_love_hate"] = round(single.norm().item(), 2)
         metrics["norm_contrast_pairs"] = round(ctx.norm().item(), 2)
-        metrics["norm_mean_residual"] = round(resid.norm(dim=-1).mean().item(), 2)
+        metrics["norm_residual_last_token"] = round(resid.norm(dim=-1).mean().item(), 2)
 
         # 1. layer sweep
         layers = [n_layers // 6, n_layers // 3, n_layers // 2] if args.smoke else list(
