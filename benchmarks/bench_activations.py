@@ -118,7 +118,7 @@ def main(argv: list[str]) -> None:
     try:
         import nnsight  # noqa: F401
     except ImportError:
-        print("bench_activations: skipped, nnsight is not installed (pip install -e '.[bench]')")
+        print("bench_activations: skipped, nnsight is not installed (pip install -e '.[dev]')")
         return
     lm, hf, tl, nn_model = load_all()
     tok = lm.tokenizer
