@@ -9,6 +9,7 @@ One concept per file; import from the submodule (`from arena_core.interp.logit_l
 - `ablation`    — zero- and mean-ablation of heads and neurons
 - `patching`    — activation patching with hooks
 - `suffix_patching` — patching the last positions of left-padded prompts, prefix KV-cached once
+- `nnsight_ref` — the same interventions written with nnsight on the HF model (a reference)
 - `detectors`   — previous-, current- and first-token head scores over a whole model
 - `induction`   — repeated random tokens, induction scores, loss on the repeated half
 - `circuits`    — QK and OV circuits, composition scores

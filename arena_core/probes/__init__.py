@@ -16,6 +16,8 @@ One concept per file; import from the submodule (`from arena_core.probes.logisti
 - `bag_of_words` — word-count logistic regression, the black-box baseline of day 40
 - `icl`         — few-shot / shuffled-label / zero-shot prompts, first-token accuracy
 - `function_vectors` — head outputs, causal indirect effect, function vectors (Todd et al. 2023)
+- `head_maps`   — layer × head heat maps and the agreement of two head rankings
+- `activation_addition` — contrast vectors, steered generation and its fluency cost (day 44)
 
 Nothing heavy is imported here.
 """
