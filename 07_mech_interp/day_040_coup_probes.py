@@ -41,7 +41,7 @@ from arena_core.data.coup import (
     coup_requests,
     load_coup,
 )
-from arena_core.models import ModelUnavailableError, load_model
+from arena_core.models import load_model_or_fallback
 from arena_core.probes.bag_of_words import fit_bag_of_words
 from arena_core.probes.metrics import auroc
 from arena_core.probes.spans import chat_prefix, chat_rows, extract_span_means
@@ -263,17 +263,6 @@ def separation(scores: Tensor, y: Tensor) -> float:
     return float((pos.mean() - neg.mean()) / pooled)
 
 
-def load(args: Args, run: Run, metrics: dict):
-    try:
-        return load_model(args.model, device=run.device)
-    except ModelUnavailableError as err:
-        if args.model == "smollm2-135m":
-            raise
-        run.print(f"  {args.model} is not installed ({err}); falling back to smollm2-135m")
-        metrics["model_fallback"] = f"{args.model} unavailable, used smollm2-135m"
-        return load_model("smollm2-135m", device=run.device)
-
-
 def generate_replies(model, tok, requests: list[str], args: Args, n_new: int):
     """Greedy replies, batched with a KV cache; returns (prompt ids, reply ids) per request."""
     prompts = [chat_prefix(tok, agent_messages(r)) for r in requests]
@@ -335,7 +324,9 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm = load(args, run, metrics)
+        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
+        if fallback:
+            metrics["model_fallback"] = fallback
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)
         run.record_source(

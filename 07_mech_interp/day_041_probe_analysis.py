@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from arena_core.data.facts import load_dataset
 from arena_core.data.facts.templates import in_templates, restate
 from arena_core.errors import ArgumentError
-from arena_core.models import ModelUnavailableError, load_model
+from arena_core.models import load_model_or_fallback
 from arena_core.models.random_init import random_twin
 from arena_core.probes.activations import extract_activations
 from arena_core.probes.confounds import balanced_direction, confound_masks, cosine, mix_confounded
@@ -248,14 +248,6 @@ def shift_figure(hists: dict, reports: dict) -> Figure:
     return fig
 
 
-def load(args: Args, run: Run):
-    try:
-        return load_model(args.model, device=run.device), None
-    except ModelUnavailableError as err:
-        run.print(f"  model {args.model} is not installed ({err}); falling back to smollm2-135m")
-        return load_model("smollm2-135m", device=run.device), f"{args.model} unavailable"
-
-
 def spurious(args, X, y, z, train, test, long_x, long_y, long_z, rhos, metrics, run):
     """Part 1. z = 1 for an affirmative statement, so z == y is the confound. Returns curves."""
     agree_te, _ = confound_masks(y[test], z[test])
@@ -321,7 +313,7 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm, fallback = load(args, run)
+        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)
         if fallback:

@@ -32,7 +32,7 @@ from arena_core.interp.suffix_patching import (
     patch_resid_suffix,
     resid_pre_suffix,
 )
-from arena_core.models import ModelUnavailableError, load_model
+from arena_core.models import load_model_or_fallback
 from arena_core.probes.function_vectors import causal_indirect_effect, top_heads
 from arena_core.probes.head_maps import plot_head_map, rank_agreement
 from arena_core.probes.icl import (
@@ -121,15 +121,6 @@ def heads_figure(rec: torch.Tensor, cie: torch.Tensor, k: int, model_name: str) 
     return fig
 
 
-def load(args: Args, run: Run):
-    try:
-        return load_model(args.model, device=run.device)
-    except ModelUnavailableError as err:
-        run.print(f"  {args.model} is not installed ({err}); falling back to smollm2-135m")
-        run.log(model_fallback=f"{args.model} unavailable, used smollm2-135m")
-        return load_model("smollm2-135m", device=run.device)
-
-
 def main(args: Args) -> dict:
     with Run(day=42, args=args) as run:
         metrics: dict = {}
@@ -137,7 +128,9 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm = load(args, run)
+        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
+        if fallback:
+            run.log(model_fallback=fallback)
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)
         metrics["model"] = lm.name

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from arena_core.data.facts import load_dataset
 from arena_core.errors import ArgumentError
-from arena_core.models import ModelUnavailableError, load_model
+from arena_core.models import load_model_or_fallback
 from arena_core.probes.function_vectors import (
     causal_indirect_effect,
     function_vector,
@@ -185,15 +185,6 @@ def accuracy_figure(results: dict, layer: int, model_name: str) -> Figure:
     return fig
 
 
-def load(args: Args, run: Run):
-    try:
-        return load_model(args.model, device=run.device)
-    except ModelUnavailableError as err:
-        run.print(f"  {args.model} is not installed ({err}); falling back to smollm2-135m")
-        run.log(model_fallback=f"{args.model} unavailable, used smollm2-135m")
-        return load_model("smollm2-135m", device=run.device)
-
-
 def main(args: Args) -> dict:
     with Run(day=43, args=args) as run:
         metrics: dict = {}
@@ -201,7 +192,9 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm = load(args, run)
+        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
+        if fallback:
+            run.log(model_fallback=fallback)
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)
         metrics["model"] = lm.name

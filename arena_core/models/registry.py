@@ -13,6 +13,7 @@ message that says how to provide one. `LoadedModel.provenance` holds a dict for 
 where the weights' origin needs more than the `source` line (package pins, checksum, licence).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,26 @@ def load_model(
         raise ModelUnavailableError(f"unknown model {name!r}; known: {available_models()}")
     model.tokenizer = tokenizer
     return LoadedModel(model, tokenizer, source, key)
+
+
+def load_model_or_fallback(
+    name: str | Path,
+    device: torch.device | str = "cpu",
+    fallback: str = OFFLINE_DEFAULT,
+    log: Callable[[str], Any] = print,
+) -> tuple[LoadedModel, str | None]:
+    """`load_model(name)`, or the offline default when `name` is an optional model that is not
+    installed (e.g. the Qwen weights before `make qwen`). Returns the model and, when it fell
+    back, one line saying so (also passed to `log`) for metrics.json; None when it did not.
+    A missing fallback model itself still raises."""
+    try:
+        return load_model(name, device=device), None
+    except ModelUnavailableError as err:
+        if ALIASES.get(str(name), str(name)) == ALIASES.get(fallback, fallback):
+            raise
+        note = f"{name} unavailable ({err}); used {fallback}"
+        log(f"  {note}")
+        return load_model(fallback, device=device), note
 
 
 def _dir_tokenizer(path: Path):
