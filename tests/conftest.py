@@ -4,6 +4,7 @@
   a GPU (and carries the `cuda` marker so `-m cuda` selects it).
 - Seeding: every test starts from seed 0 in Python, NumPy and torch.
 - Offline: ARENA_OFFLINE=1, HF_HUB_OFFLINE=1, WANDB_MODE=disabled for every test.
+- `one_thread`: opt-in, module-wide single torch thread for tiny-model test files.
 - Network guard: any socket connection to a non-loopback address raises at once and fails the
   test at teardown, even if library code caught the exception and fell back quietly.
 """
@@ -78,6 +79,18 @@ def _cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op torch thread for a module of tiny-model tests: many small ops run much faster
+    on one thread than on two (use `pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])

@@ -32,13 +32,7 @@ LENGTHS = [7, 5, 9, 6, 8]  # different lengths: left padding matters
 TOL = dict(atol=1e-9, rtol=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run many small ops: one intra-op thread is much faster than two here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
 
 
 @pytest.fixture(scope="module", params=["gpt2", "llama-gqa"])

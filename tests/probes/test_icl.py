@@ -21,14 +21,7 @@ from arena_core.probes.steering import add_direction
 from arena_core.transformer import Llama, TransformerConfig
 from arena_core.transformer.tl_twin import transformer_lens_twin
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run many small ops: one intra-op thread is much faster than two here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
 
 
 PAIRS = [(f"x{i}", f"y{i}") for i in range(20)]
