@@ -25,10 +25,10 @@ from matplotlib.figure import Figure
 
 from arena_core.data.facts import load_dataset
 from arena_core.models import load_model
+from arena_core.probes.activation_addition import steered_logit_gap
 from arena_core.probes.activations import extract_activations, tokenize
 from arena_core.probes.directions import fit_mass_mean
 from arena_core.probes.pca import fit_pca
-from arena_core.probes.steering import add_direction
 from arena_core.probes.sweeps import (
     generalisation_matrix,
     layer_sweep,
@@ -36,8 +36,6 @@ from arena_core.probes.sweeps import (
     train_test_split,
 )
 from arena_core.utils import DayArgs, Run, run_script
-
-Tensor = torch.Tensor
 
 DATASETS = ("cities", "negations", "capitals", "larger_than", "antonyms_tf")
 PROBES = {
@@ -186,25 +184,6 @@ def steer_figure(alphas: list[float], truth: list[float], rand: list[list[float]
     return fig
 
 
-def logit_gap(model, rows: list[list[int]], t_id: int, f_id: int) -> Tensor:
-    """logit(True) − logit(False) at the last token of each prompt (one forward per prompt)."""
-    out = []
-    for row in rows:
-        with torch.no_grad():
-            logits = model(torch.tensor([row]))[0, -1]
-        out.append((logits[t_id] - logits[f_id]).item())
-    return torch.tensor(out)
-
-
-def steered_gap(model, hook, rows, starts, vec, alpha, t_id, f_id) -> Tensor:
-    out = []
-    for row, start in zip(rows, starts, strict=True):
-        with torch.no_grad(), add_direction(model, hook, vec, alpha, list(range(start, len(row)))):
-            logits = model(torch.tensor([row]))[0, -1]
-        out.append((logits[t_id] - logits[f_id]).item())
-    return torch.tensor(out)
-
-
 def main(args: Args) -> dict:
     with Run(day=39, args=args) as run:
         metrics: dict = {}
@@ -304,7 +283,13 @@ def main(args: Args) -> dict:
         assert all(r[: len(b)] == b for r, b in zip(rows, base_rows, strict=True)), "suffix split"
         starts = [len(b) - 1 for b in base_rows]  # the statement's last token, where we probed
         steer_y = y[steer_idx].double()
-        gap0 = logit_gap(model, rows, t_id, f_id)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        answers = (t_id, f_id)
+
+        def gap(direction=None, alpha=0.0):  # one batched forward over the steered prompts
+            return steered_logit_gap(model, rows, starts, answers, pad, best_hook, direction, alpha)
+
+        gap0 = gap()
         metrics["unsteered_gap_true_statements"] = round(gap0[steer_y == 1].mean().item(), 4)
         metrics["unsteered_gap_false_statements"] = round(gap0[steer_y == 0].mean().item(), 4)
         alphas = [float(a) for a in args.alphas.split(",")] if not args.smoke else [-2.0, 2.0]
@@ -315,10 +300,10 @@ def main(args: Args) -> dict:
             rand_vecs.append(r / r.norm() * vec.norm())
         truth_curve, rand_curves = [], [[] for _ in rand_vecs]
         for alpha in alphas:
-            d = steered_gap(model, best_hook, rows, starts, vec, alpha, t_id, f_id) - gap0
+            d = gap(vec, alpha) - gap0
             truth_curve.append(round(d.mean().item(), 4))
             for k, r in enumerate(rand_vecs):
-                dr = steered_gap(model, best_hook, rows, starts, r, alpha, t_id, f_id) - gap0
+                dr = gap(r, alpha) - gap0
                 rand_curves[k].append(round(dr.mean().item(), 4))
         metrics["steer_alphas"] = alphas
         metrics["steer_truth_delta"] = truth_curve
