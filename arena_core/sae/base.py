@@ -145,3 +145,14 @@ class SAE(nn.Module):
             return
         w = self.W_dec.data / self.W_dec.data.norm(dim=1, keepdim=True).clamp_min(1e-8)
         self.W_dec.grad -= (self.W_dec.grad * w).sum(1, keepdim=True) * w
+
+    @torch.no_grad()
+    def fold_input_scale(self, c: float) -> None:
+        """Make an SAE trained on c·x act on x directly (and reconstruct x, not c·x):
+        W_enc ← c W_enc, W_dec ← W_dec / c, b_dec ← b_dec / c; the code f is unchanged."""
+        if not c > 0:
+            raise SAEError(f"scale must be positive, got {c}")
+        self.W_enc.mul_(c)
+        if self.cfg.out == self.cfg.d_in:
+            self.W_dec.div_(c)
+            self.b_dec.div_(c)

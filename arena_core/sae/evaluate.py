@@ -83,6 +83,10 @@ def next_token_ce(
     return nll[valid].mean()
 
 
+def _fraction(num: float, den: float) -> float:
+    return num / den if den != 0 else float("nan")
+
+
 @torch.no_grad()
 def ce_loss_recovered(
     model,
@@ -91,32 +95,44 @@ def ce_loss_recovered(
     mask: Int[Tensor, "batch pos"],
     hook: str,
     mean_act: Float[Tensor, " d"],
+    max_norm: float | None = None,
 ) -> dict[str, float]:
     """Clean, spliced, zero- and mean-ablated CE, and the two recovered fractions.
 
     `model` is our `CausalLM` or a TransformerLens `HookedTransformer` (both have
-    `run_with_hooks(tokens, fwd_hooks=[(name, fn)])`); right-padded `tokens` with `mask`."""
+    `run_with_hooks(tokens, fwd_hooks=[(name, fn)])`); right-padded `tokens` with `mask`.
+    `max_norm`: positions whose activation norm exceeds it keep their clean activation in all
+    three interventions (for SAEs trained without the rare "massive activation" tokens)."""
     if tokens.shape != mask.shape:
         raise SAEError(f"tokens {tuple(tokens.shape)} and mask {tuple(mask.shape)} differ")
     if mean_act.shape != (sae.cfg.d_in,):
         raise SAEError(f"mean_act must have shape ({sae.cfg.d_in},), got {tuple(mean_act.shape)}")
     kw = {"attention_mask": mask} if not hasattr(model, "W_U") else {}
 
+    def only_below_norm(fn):
+        def wrapped(a, hook=None):
+            new = fn(a)
+            if max_norm is None:
+                return new
+            return torch.where(a.norm(dim=-1, keepdim=True) > max_norm, a, new)
+
+        return wrapped
+
     def run(fn=None) -> float:
-        hooks = [] if fn is None else [(hook, fn)]
+        hooks = [] if fn is None else [(hook, only_below_norm(fn))]
         return next_token_ce(
             model.run_with_hooks(tokens, fwd_hooks=hooks, **kw), tokens, mask
         ).item()
 
     clean = run()
-    spliced = run(lambda a, hook=None: sae(a.to(sae.W_enc.dtype)).to(a.dtype))
-    zero = run(lambda a, hook=None: torch.zeros_like(a))
-    mean = run(lambda a, hook=None: mean_act.to(a.dtype).expand_as(a).clone())
+    spliced = run(lambda a: sae(a.to(sae.W_enc.dtype)).to(a.dtype))
+    zero = run(lambda a: torch.zeros_like(a))
+    mean = run(lambda a: mean_act.to(a.dtype).expand_as(a).clone())
     return {
         "ce_clean": clean,
         "ce_spliced": spliced,
         "ce_zero_ablation": zero,
         "ce_mean_ablation": mean,
-        "recovered_vs_zero": (zero - spliced) / (zero - clean),
-        "recovered_vs_mean": (mean - spliced) / (mean - clean),
+        "recovered_vs_zero": _fraction(zero - spliced, zero - clean),
+        "recovered_vs_mean": _fraction(mean - spliced, mean - clean),
     }

@@ -110,3 +110,34 @@ class ActivationFile:
         if self.done < self.n_total:
             raise SAEError(f"only {self.done} of {self.n_total} rows written; resume collection")
         return np.load(self.path, mmap_mode="r")
+
+
+class _Stop(Exception):
+    pass
+
+
+@torch.no_grad()
+def token_activations(
+    model, rows: list[list[int]], hook: str, batch_size: int = 16, skip_first: int = 1
+) -> Tensor:
+    """Activations at `hook` for every token of equal-length `rows` (`[n_rows·(len−skip), d]`).
+
+    The first `skip_first` positions are dropped: the first token's residual stream has a norm
+    tens of times larger than the rest in most LMs (an attention sink) and would dominate the
+    MSE. The forward pass stops at the hook."""
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise SAEError("rows must be a non-empty list of token lists of one length")
+    if hook not in model.hook_dict:
+        raise SAEError(f"unknown hook {hook!r}; see model.hook_dict")
+    out: list[Tensor] = []
+
+    def grab(act, hook=None):
+        out.append(act[:, skip_first:].reshape(-1, act.shape[-1]).float().cpu())
+        raise _Stop
+
+    for i in range(0, len(rows), batch_size):
+        try:
+            model.run_with_hooks(torch.tensor(rows[i : i + batch_size]), fwd_hooks=[(hook, grab)])
+        except _Stop:
+            pass
+    return torch.cat(out)

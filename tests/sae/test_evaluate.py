@@ -80,3 +80,38 @@ def test_bad_inputs_raise():
     with pytest.raises(SAEError, match="mean_act"):
         ce_loss_recovered(None, sae, torch.zeros(2, 3, dtype=torch.long),
                           torch.ones(2, 3, dtype=torch.long), HOOK, torch.zeros(5))  # fmt: skip
+
+
+def test_folding_an_input_scale_keeps_the_code_and_rescales_the_output():
+    sae = ReluSAE(SAEConfig(d_in=8, d_sae=12), seed=2)
+    with torch.no_grad():
+        sae.b_dec.normal_()
+        sae.b_enc.normal_()
+    x = torch.randn(20, 8)
+    f, recon = sae.encode(3.0 * x), sae(3.0 * x)
+    sae.fold_input_scale(3.0)
+    torch.testing.assert_close(sae.encode(x), f)
+    torch.testing.assert_close(sae(x), recon / 3.0)
+    with pytest.raises(SAEError, match="positive"):
+        sae.fold_input_scale(0.0)
+
+
+def test_token_activations_match_a_full_forward_and_outliers_pass_through():
+    from arena_core.sae.store import token_activations
+
+    torch.manual_seed(0)
+    model = Llama(CFG.with_(n_kv_heads=2)).double().eval()
+    tl = transformer_lens_twin(model, dtype=torch.float64)
+    rows = [[1, 5, 9, 2, 7], [4, 4, 8, 1, 3], [2, 9, 11, 30, 5]]
+    got = token_activations(model, rows, HOOK, batch_size=2, skip_first=1)
+    _, cache = tl.run_with_cache(torch.tensor(rows))
+    torch.testing.assert_close(got, cache[HOOK][:, 1:].reshape(-1, 32).float())
+    # with a norm cut below every activation, all interventions leave the model clean
+    sae = ReluSAE(SAEConfig(d_in=32, d_sae=64), seed=1).double()
+    tokens, mask = pad_batch(rows, pad_id=0, side="right")
+    out = ce_loss_recovered(model, sae, tokens, mask, HOOK, torch.zeros(32, dtype=torch.float64),
+                            max_norm=0.0)  # fmt: skip
+    assert out["ce_spliced"] == pytest.approx(out["ce_clean"])
+    assert out["ce_zero_ablation"] == pytest.approx(out["ce_clean"])
+    with pytest.raises(SAEError, match="one length"):
+        token_activations(model, [[1, 2], [3]], HOOK)
