@@ -28,7 +28,6 @@ from arena_core.sae.store import ActivationStore
 from arena_core.sae.synthetic import mean_max_cosine, planted_features, sparse_data
 from arena_core.sae.training import TrainConfig, train_sae
 from arena_core.utils import DayArgs, Run, run_script
-from arena_core.utils import diagrams as dg
 
 ARCHS = {"relu": ("ReLU + L1", ReluSAE, "l1_coeff"), "topk": ("TopK", TopKSAE, "k"),
          "jumprelu": ("JumpReLU", JumpReluSAE, "l0_coeff")}  # fmt: skip
@@ -89,35 +88,42 @@ def _vec(v: list[float]) -> str:
 
 def mechanism_figure(toy: dict) -> Figure:
     """The pipeline with the worked example's numbers, and the three activation functions."""
-    fig, ax = dg.canvas(15, 9.5, scale=0.8)
-    r = toy["relu"]
-    dg.box(ax, (0, 3), "x = (1, 0)\nactivation, d = 2", width=2.6, height=1.3, role="input")
-    pre = "pre = (x − b_dec) W_enc + b_enc\n= " + _vec(r["pre"])
-    dg.box(ax, (3.8, 3), pre, width=4.0, height=1.3)
-    f = "f = σ(pre) = " + _vec(r["f"]) + "\nsparse code, m = 3 > d"
-    dg.box(ax, (8.6, 3), f, width=3.0, height=1.5, role="output")
-    dg.box(ax, (12.4, 3), "x̂ = f W_dec + b_dec\n= " + _vec(r["recon"]), width=3.0, height=1.3)
-    dg.arrow(ax, (1.3, 3), (1.8, 3))
-    dg.arrow(ax, (5.8, 3), (7.1, 3), "encoder")
-    dg.arrow(ax, (10.1, 3), (10.9, 3), "decoder")
-    text = (f"ReLU SAE, λ = {TOY_L1:g}, b_enc = {TOY_BIAS:g}, rows of W_dec = u₁ = (1, 0), "
-            f"u₂ = (0, 1), u₃ = (−0.6, 0.8):   loss = ‖x̂ − x‖² + λ Σ f_i ‖W_dec[i]‖ = "
-            f"{r['mse']:g} + {r['sparsity_loss']:g}")  # fmt: skip
-    dg.label(ax, (6.2, 1.6), text, fontsize=9.5)
-    dg.finish(ax)
-    ax.set_position((0.01, 0.02, 0.98, 0.5))
+    fig = Figure(figsize=(14, 7))
     z = torch.linspace(-1, 1.5, 200)
     titles = {"relu": "ReLU: max(0, z)", "topk": "TopK: ReLU on the k largest, 0 elsewhere",
               "jumprelu": f"JumpReLU: z · [z > θ], θ = {TOY_THETA:g}"}  # fmt: skip
     for i, (name, title) in enumerate(titles.items()):
-        ins = fig.add_axes((0.07 + 0.32 * i, 0.62, 0.24, 0.26))
+        ins = fig.add_axes((0.06 + 0.33 * i, 0.6, 0.26, 0.3))
         y = z * (z > TOY_THETA) if name == "jumprelu" else z.relu()
         ins.plot(z, y, color=COLORS[name], lw=2)
-        ins.set_title(title, fontsize=9)
-        ins.tick_params(labelsize=7)
-        ins.set_xlabel("pre-activation z", fontsize=8)
-        ins.set_ylabel("σ(z)", fontsize=8)
-    fig.suptitle("A sparse autoencoder: encode into more latents than dimensions, keep few, decode")
+        ins.set_title(title, fontsize=10)
+        ins.set_xlabel("pre-activation z")
+        ins.set_ylabel("latent activation σ(z)")
+    ax = fig.add_axes((0.01, 0.02, 0.98, 0.42))
+    ax.set_xlim(0, 14)
+    ax.set_ylim(0, 3)
+    ax.axis("off")
+    r = toy["relu"]
+    boxes = [
+        (1.1, "input x = (1, 0)\nwidth d = 2", "#dbe9f6"),
+        (4.4, "pre = (x − b_dec) W_enc + b_enc\n= " + _vec(r["pre"]), "#fff2c0"),
+        (8.1, "code f = σ(pre) = " + _vec(r["f"]) + "\nm = 3 latents, 1 active", "#d9f0d3"),
+        (11.9, "x̂ = f W_dec + b_dec\n= " + _vec(r["recon"]), "#fff2c0"),
+    ]
+    for x, text, colour in boxes:
+        ax.text(x, 2.0, text, ha="center", va="center", fontsize=11,
+                bbox={"boxstyle": "round,pad=0.5", "fc": colour, "ec": "0.3"})  # fmt: skip
+    for x0, x1, word in ((2.2, 2.55, ""), (6.25, 6.65, "encode"), (9.6, 10.3, "decode")):
+        ax.annotate("", xy=(x1, 2.0), xytext=(x0, 2.0),
+                    arrowprops={"arrowstyle": "-|>", "color": "0.25", "lw": 1.6})  # fmt: skip
+        ax.text((x0 + x1) / 2, 2.45, word, ha="center", fontsize=10)
+    ax.text(7.0, 0.75, f"ReLU SAE, λ = {TOY_L1:g}, b_enc = {TOY_BIAS:g}; rows of W_dec (= columns "
+            "of W_enc): u₁ = (1, 0), u₂ = (0, 1), u₃ = (−0.6, 0.8)\n"
+            f"loss = ‖x̂ − x‖² + λ Σᵢ fᵢ ‖W_dec[i]‖ = {r['mse']:g} + {r['sparsity_loss']:g}"
+            "   (the L1 term shrank f₁ from 1 to 0.7)",
+            ha="center", va="center", fontsize=11)  # fmt: skip
+    fig.suptitle("A sparse autoencoder: encode into more latents than dimensions, keep few, decode",
+                 fontsize=13)  # fmt: skip
     return fig
 
 
@@ -180,7 +186,7 @@ def recovery_figure(rows: dict, true_l0: float) -> Figure:
     ax.set_xlabel("L0: active latents per input (log scale)")
     ax.set_ylabel("mean max cosine with planted features")
     ax.set_title("Do the decoder rows find the planted directions?")
-    ax.legend(loc="lower left")
+    ax.legend(loc="center right")
     fig.tight_layout()
     return fig
 
