@@ -232,6 +232,9 @@ def main(args: Args) -> dict:
         syn = sweep(x_train, x_test, settings, args.d_sae, steps, args.seed, extra=mmcs)
         metrics["synthetic"] = {a: [r for r, _, _ in rs] for a, rs in syn.items()}
         metrics["synthetic_true_l0"] = round(true_l0, 3)
+        # the floor of the recovery score: random unit rows of the SAE's size
+        rand = planted_features(args.d_sae, args.d, seed=args.seed + 100)
+        metrics["synthetic_random_decoder_mmcs"] = round(mean_max_cosine(rand, feats), 4)
         for arch, rs in syn.items():
             best = max(rs, key=lambda t: t[0]["mmcs"])[0]
             metrics[f"synthetic_{arch}_best_mmcs"] = best["mmcs"]
