@@ -120,7 +120,7 @@ def mechanism_figure(toy: dict) -> Figure:
     ax.text(7.0, 0.75, f"ReLU SAE, λ = {TOY_L1:g}, b_enc = {TOY_BIAS:g}; rows of W_dec (= columns "
             "of W_enc): u₁ = (1, 0), u₂ = (0, 1), u₃ = (−0.6, 0.8)\n"
             f"loss = ‖x̂ − x‖² + λ Σᵢ fᵢ ‖W_dec[i]‖ = {r['mse']:g} + {r['sparsity_loss']:g}"
-            "   (the L1 term shrank f₁ from 1 to 0.7)",
+            "   (the bias that keeps f₂, f₃ at 0 also shrinks f₁ from 1 to 0.7)",
             ha="center", va="center", fontsize=11)  # fmt: skip
     fig.suptitle("A sparse autoencoder: encode into more latents than dimensions, keep few, decode",
                  fontsize=13)  # fmt: skip
