@@ -1,0 +1,21 @@
+"""Sparse autoencoders trained here (days 45–48; transcoders for 56–58).
+
+- `base.py` — the shared encode / sparse code / decode module and config;
+- `relu.py` — ReLU + decoder-norm-weighted L1 (Anthropic 2023/24);
+- `topk.py` — TopK (Gao et al. 2024);
+- `jumprelu.py` — JumpReLU with straight-through threshold gradients (Rajamanoharan et al. 2024);
+- `transcoder.py` — MLP input → MLP output (Dunefsky et al. 2024);
+- `training.py` — Adam loop, LR warm-up/decay, dead-latent tracking and resampling;
+- `store.py` — shuffled, buffered activation batches; resumable on-disk activation files;
+- `evaluate.py` — L0, explained variance, densities, CE loss recovered;
+- `synthetic.py` — planted sparse features and the mean-max-cosine recovery score;
+- `saelens.py` — SAELens's `cfg.json` + `sae_weights.safetensors` format, both ways.
+"""
+
+from arena_core.sae.base import SAE, SAEConfig, SAEError
+from arena_core.sae.jumprelu import JumpReluSAE
+from arena_core.sae.relu import ReluSAE
+from arena_core.sae.topk import TopKSAE
+from arena_core.sae.transcoder import Transcoder
+
+__all__ = ["SAE", "JumpReluSAE", "ReluSAE", "SAEConfig", "SAEError", "TopKSAE", "Transcoder"]
