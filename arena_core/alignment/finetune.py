@@ -34,6 +34,7 @@ from arena_core.alignment.lora import (
     LoRAError,
     load_lora_state_dict,
     lora_config,
+    lora_modules,
     lora_parameters,
     lora_state_dict,
 )
@@ -151,6 +152,8 @@ def finetune_lora(
     params = lora_parameters(model)
     if not params:
         raise LoRAError("the model has no LoRA adapters: call apply_lora(model, ...) first")
+    if any(m.merged or not m.enabled for _, m in lora_modules(model)):
+        raise LoRAError("adapters are merged or disabled: unmerge_lora / set_lora_enabled first")
     if not examples:
         raise LoRAError("no training examples")
     if cfg.steps < 1 or cfg.batch_size < 1:

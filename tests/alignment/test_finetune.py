@@ -14,7 +14,7 @@ from arena_core.alignment.finetune import (
     finetune_lora,
     masked_lm_loss,
 )
-from arena_core.alignment.lora import LoRAError, apply_lora, lora_state_dict
+from arena_core.alignment.lora import LoRAError, apply_lora, lora_state_dict, merge_lora
 from arena_core.transformer import Llama, TransformerConfig
 
 CFG = TransformerConfig(
@@ -138,6 +138,11 @@ def test_interrupted_run_resumes_to_the_same_adapters(tmp_path, monkeypatch):
         torch.testing.assert_close(lora_state_dict(resumed)[k], v, rtol=0, atol=0)
 
 
-def test_finetune_refuses_a_model_without_adapters():
+def test_finetune_refuses_a_model_without_live_adapters():
     with pytest.raises(LoRAError, match="apply_lora"):
         finetune_lora(Llama(CFG), _examples(2), FinetuneConfig(steps=1), 0)
+    model = Llama(CFG)
+    apply_lora(model, r=2)
+    merge_lora(model)  # a merged adapter gets no gradient: training it would silently do nothing
+    with pytest.raises(LoRAError, match="merged"):
+        finetune_lora(model, _examples(2), FinetuneConfig(steps=1), 0)
