@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from arena_core.transformer.config import TransformerConfig
 from arena_core.transformer.hooks import HookPoint
@@ -82,6 +83,10 @@ class Attention(nn.Module):
             params += [self.b_Q, self.b_K, self.b_V]
         if torch.is_grad_enabled() and any(p.requires_grad for p in params):
             return self._build_fused()  # differentiable, never cached
+        if parametrize.is_parametrized(self):
+            # e.g. LoRA: each read computes a fresh tensor whose version and address say
+            # nothing about the adapter, so the cache could go stale; rebuild every time.
+            return self._build_fused()
         key = tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in params)
         if self.__dict__.get("_fused_key") != key:
             self.__dict__["_fused"] = self._build_fused()
