@@ -44,6 +44,7 @@ from arena_core.utils.diagrams import arrow, box, canvas, finish, label, matrix
 Tensor = torch.Tensor
 
 ENTITY = "Let me tell you about {}"
+EARLY = "entity patched into layer {} instead"
 CONTROLS = {
     "random": "entity: random vector, same norm",
     "other_own": "entity: another case's vector, scored on its own name",
@@ -68,6 +69,7 @@ class Args(DayArgs):
     control_step: int = 4  # controls (random, other case) at every control_step-th layer
     max_new_tokens: int = 6  # greedy tokens decoded after the inspection prompt
     batch_size: int = 128  # inspection prompts per batched generation
+    early_target: int = 0  # second entity curve: every source layer patched into this layer
 
 
 def toy_patch() -> dict:
@@ -82,7 +84,7 @@ def toy_patch() -> dict:
     return out
 
 
-def mechanism_figure(toy: dict, layer: int) -> Figure:
+def mechanism_figure(toy: dict) -> Figure:
     fig, ax = canvas(width=17, height=7.4, scale=0.62)
     label(ax, (0, 6.9), "source prompt", fontsize=11, ha="left", weight="bold")
     box(ax, (0, 5.2), "Let me tell you\nabout France", width=3.2, height=1.3, role="input")
@@ -91,7 +93,7 @@ def mechanism_figure(toy: dict, layer: int) -> Figure:
         role="input", fontsize=8.5)  # fmt: skip
     for y in (5.35, 1.25):
         arrow(ax, (3.3, y + 0.5), (4.2, y + 0.5))
-        for i, name in enumerate(("layer 0", "…", f"layer {layer}", "…", "last layer")):
+        for i, name in enumerate(("layer 0", "…", "layer l", "…", "last layer")):
             role = "param" if i == 2 else "neutral"
             box(ax, (4.3 + 1.9 * i, y), name, width=1.6, height=1.0, role=role, fontsize=9)
             if i:
@@ -126,7 +128,7 @@ def sweep_figure(curves: dict, no_patch: dict, model_name: str, n: int) -> Figur
         "answer patched (facts the model completes)": ("tab:red", "d", "-"),
     }
     for name, (layers, acc) in curves.items():
-        c, m, ls = styles[name]
+        c, m, ls = styles.get(name, ("tab:cyan", "P", "-"))  # the early-target curve
         ax.plot(layers, acc, color=c, marker=m, ls=ls, ms=5, label=name)
     ax.axhline(no_patch["entity"], color="tab:green", lw=1.2,
                label=f"no patch (entity) = {no_patch['entity']:.2f}")  # fmt: skip
@@ -140,10 +142,12 @@ def sweep_figure(curves: dict, no_patch: dict, model_name: str, n: int) -> Figur
 
 
 def examples_figure(rows: list[list[str]], header: list[str]) -> Figure:
-    fig = Figure(figsize=(12.5, 0.42 * (len(rows) + 2)))
+    fig = Figure(figsize=(13, 0.36 * (len(rows) + 2)))
     ax = fig.add_subplot(1, 1, 1)
     ax.axis("off")
-    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left")
+    widths = [0.16, 0.14, 0.14, 0.12, 0.12, 0.16, 0.16]
+    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
+                     colWidths=widths[: len(header)])  # fmt: skip
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1, 1.35)
@@ -151,7 +155,7 @@ def examples_figure(rows: list[list[str]], header: list[str]) -> Figure:
         if i == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("0.9")
-    ax.set_title("Example decodes (text up to the first ';'), entity task", fontsize=11)
+    ax.set_title("Example decodes: the generated text up to the first ';'", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -192,10 +196,13 @@ def main(args: Args) -> dict:
         metrics["inspection_prompt"] = IDENTITY_PROMPT
         metrics["placeholder_index"] = place
 
+        stops = sorted({t for s in (";", " ;") for t in tok(s, add_special_tokens=False).input_ids
+                        if len(tok(s, add_special_tokens=False).input_ids) == 1})  # fmt: skip
+
         def decode(vectors: Tensor | None, hook: str) -> list[str]:
             out = patchscope_generate(model, [ids] * n, place, hook, vectors,
                                       max_new_tokens=args.max_new_tokens, pad_id=pad,
-                                      batch_size=args.batch_size)  # fmt: skip
+                                      stop_tokens=stops, batch_size=args.batch_size)  # fmt: skip
             return [first_segment(tok.decode(t)) for t in out]
 
         def accuracy(decoded: list[str], targets: list[str], keep: list[bool] | None = None):
@@ -239,27 +246,30 @@ def main(args: Args) -> dict:
 
         decodes: dict[str, dict[int, list[str]]] = {"entity": {}, "answer": {}}
         ctrl_decodes: dict[str, dict[int, list[str]]] = {"random": {}, "other": {}}
+        early = f"blocks.{args.early_target}.hook_resid_post"
+        if early not in model.hook_dict:
+            raise ValueError(f"early_target={args.early_target}: the model has {n_layers} layers")
         for layer in layers:
             h = hooks[layer]
-            for task, targets in (("entity", countries), ("answer", capitals)):
-                dec = decode(acts[task][h], h)
-                decodes[task][layer] = dec
-                name = "entity patched" if task == "entity" else "answer patched (all facts)"
-                add(name, layer, accuracy(dec, targets))
-            add("entity patched, names of 2+ tokens", layer,
-                accuracy(decodes["entity"][layer], countries, multi))  # fmt: skip
-            add("answer patched (facts the model completes)", layer,
-                accuracy(decodes["answer"][layer], capitals, known))  # fmt: skip
+            dec = decode(acts["entity"][h], h)
+            decodes["entity"][layer] = dec
+            add("entity patched", layer, accuracy(dec, countries))
+            add("entity patched, names of 2+ tokens", layer, accuracy(dec, countries, multi))
+            into = decode(acts["entity"][h], early)
+            add(EARLY.format(args.early_target), layer, accuracy(into, countries))
             if layer in ctrl:
+                dec = decode(acts["answer"][h], h)
+                decodes["answer"][layer] = dec
+                add("answer patched (all facts)", layer, accuracy(dec, capitals))
+                add("answer patched (facts the model completes)", layer,
+                    accuracy(dec, capitals, known))  # fmt: skip
                 v = acts["entity"][h]
                 rnd = decode(same_norm_random(v, gen), h)
                 other = decode(v[perm], h)
                 ctrl_decodes["random"][layer], ctrl_decodes["other"][layer] = rnd, other
-                add("entity: random vector, same norm", layer, accuracy(rnd, countries))
-                add("entity: another case's vector, scored on its own name", layer,
-                    accuracy(other, countries))  # fmt: skip
-                add("entity: another case's vector, scored on the donor", layer,
-                    accuracy(other, donors))  # fmt: skip
+                add(CONTROLS["random"], layer, accuracy(rnd, countries))
+                add(CONTROLS["other_own"], layer, accuracy(other, countries))
+                add(CONTROLS["other_donor"], layer, accuracy(other, donors))
             run.print(f"  layer {layer}: " + ", ".join(
                 f"{k} {v[1][-1]}" for k, v in curves.items() if v[0][-1] == layer))  # fmt: skip
 
@@ -282,21 +292,29 @@ def main(args: Args) -> dict:
             metrics[f"control_{key}_max_accuracy"] = max(curves[name][1])
         last_hit = [lay for lay, a in zip(*ent, strict=True) if a >= 0.5]
         metrics["entity_last_layer_above_half"] = max(last_hit) if last_hit else None
+        metrics["entity_into_early_layer"] = args.early_target
+        metrics["entity_into_early_layer_accuracy"] = metrics["curves"][
+            EARLY.format(args.early_target)
+        ]
+        a0 = ctrl[0]
         metrics["answer_decode_examples"] = {
-            c: decodes["answer"][best][i] for i, c in enumerate(countries[:5])
+            c: decodes["answer"][a0][i] for i, c in enumerate(countries[:5])
         }
-        run.save_fig(mechanism_figure(toy, best), "mechanism")
+        run.save_fig(mechanism_figure(toy), "mechanism")
         run.save_fig(sweep_figure(curves, no_patch, lm.name, n), "accuracy_by_layer")
 
         # a layer past the last one where half the entities still decode (where reading fails)
         above = metrics["entity_last_layer_above_half"]
         deep = next((lay for lay in layers if above is not None and lay > above), layers[-1])
         c0 = best if best in ctrl else ctrl[0]
-        header = ["country", f"entity, layer {best}", f"entity, layer {deep}"]
-        header += [f"answer, layer {best}", f"random, layer {c0}", f"other case, layer {c0}"]
-        rows = [[countries[i], decodes["entity"][best][i], decodes["entity"][deep][i],
-                 decodes["answer"][best][i], ctrl_decodes["random"][c0][i],
-                 f"{ctrl_decodes['other'][c0][i]} (donor {donors[i]})"]
+        multi_curve = curves["entity patched, names of 2+ tokens"]
+        good = multi_curve[0][max(range(len(layers)), key=lambda i: multi_curve[1][i])]
+        metrics["entity_multi_token_best_layer"] = good
+        header = ["country", f"entity, layer {good}", f"entity, layer {deep}"]
+        header += [f"answer, layer {c0}", f"random, layer {c0}", f"other case, layer {c0}", "donor"]
+        rows = [[countries[i], decodes["entity"][good][i], decodes["entity"][deep][i],
+                 decodes["answer"][c0][i], ctrl_decodes["random"][c0][i],
+                 ctrl_decodes["other"][c0][i], donors[i]]
                 for i in range(min(10, n))]  # fmt: skip
         metrics["examples"] = {"header": header, "rows": rows}
         run.save_fig(examples_figure(rows, header), "examples")
