@@ -14,6 +14,7 @@ One concept per file; import from the submodule (`from arena_core.interp.logit_l
 - `induction`   — repeated random tokens, induction scores, loss on the repeated half
 - `circuits`    — QK and OV circuits, composition scores
 - `neurons`     — max-activating examples and logit effects of MLP neurons
+- `patchscopes` — a hidden state patched into an inspection prompt and decoded (day 49)
 
 Nothing heavy is imported here (TransformerLens takes ~4 s to import).
 """
