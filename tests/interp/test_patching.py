@@ -16,8 +16,8 @@ from arena_core.interp.patching import (
     patch_resid_pre,
     patching_setup,
 )
-from arena_core.transformer import GPT2, Llama, TransformerConfig
-from arena_core.transformer.tl_twin import transformer_lens_twin
+from arena_core.transformer import TransformerConfig
+from tests.transformer._refs import scaled_tl_pair
 
 CFG = TransformerConfig(d_model=32, n_layers=2, n_heads=4, d_head=8, d_mlp=48, d_vocab=61, n_ctx=32)
 TOL = dict(atol=1e-9, rtol=0)
@@ -26,16 +26,7 @@ POS, CHANGED = 6, 2  # prompt length; the position where clean and corrupted dif
 
 @pytest.fixture(scope="module", params=["gpt2", "llama-gqa"])
 def setup(request):
-    torch.manual_seed(2)
-    if request.param == "gpt2":
-        model = GPT2(CFG)
-    else:
-        model = Llama(CFG.with_(n_kv_heads=2, rotary_base=500.0))
-    model = model.double().eval()
-    with torch.no_grad():  # larger weights than the init, so patches move the logits visibly
-        for p in model.parameters():
-            p.mul_(3.0)
-    tl = transformer_lens_twin(model, dtype=torch.float64)
+    model, tl = scaled_tl_pair(request.param, CFG, seed=2)
     clean = torch.randint(0, CFG.d_vocab, (3, POS))
     corrupted = clean.clone()
     corrupted[:, CHANGED] = (clean[:, CHANGED] + 1 + torch.arange(3)) % CFG.d_vocab

@@ -13,8 +13,8 @@ from arena_core.interp.patchscopes import (
     patchscope_generate,
     same_norm_random,
 )
-from arena_core.transformer import GPT2, Llama, TransformerConfig
-from arena_core.transformer.tl_twin import transformer_lens_twin
+from arena_core.transformer import GPT2, TransformerConfig
+from tests.transformer._refs import scaled_tl_pair
 
 CFG = TransformerConfig(d_model=32, n_layers=3, n_heads=4, d_head=8, d_mlp=48, d_vocab=61, n_ctx=48)
 HOOK = "blocks.1.hook_resid_post"
@@ -22,16 +22,7 @@ HOOK = "blocks.1.hook_resid_post"
 
 @pytest.fixture(scope="module", params=["gpt2", "llama-gqa"])
 def pair(request):
-    torch.manual_seed(7)
-    if request.param == "gpt2":
-        model = GPT2(CFG)
-    else:
-        model = Llama(CFG.with_(n_kv_heads=2, rotary_base=500.0))
-    model = model.double().eval()
-    with torch.no_grad():  # larger weights, so a patch changes the logits visibly
-        for p in model.parameters():
-            p.mul_(3.0)
-    return model, transformer_lens_twin(model, dtype=torch.float64)
+    return scaled_tl_pair(request.param, CFG, seed=7)
 
 
 @pytest.mark.parametrize("hook", [HOOK, "blocks.0.hook_resid_pre", "blocks.2.hook_resid_mid"])

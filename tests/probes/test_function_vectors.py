@@ -24,8 +24,8 @@ from arena_core.probes.function_vectors import (
 )
 from arena_core.probes.icl import first_token_accuracy
 from arena_core.probes.steering import add_direction
-from arena_core.transformer import GPT2, Llama, TransformerConfig
-from arena_core.transformer.tl_twin import transformer_lens_twin
+from arena_core.transformer import Llama, TransformerConfig
+from tests.transformer._refs import scaled_tl_pair
 
 CFG = TransformerConfig(d_model=32, n_layers=3, n_heads=4, d_head=8, d_mlp=48, d_vocab=61, n_ctx=32)
 LENGTHS = [7, 5, 9, 6, 8]  # different lengths: left padding matters
@@ -37,16 +37,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: see conftest
 
 @pytest.fixture(scope="module", params=["gpt2", "llama-gqa"])
 def pair(request):
-    torch.manual_seed(5)
-    if request.param == "gpt2":
-        model = GPT2(CFG)
-    else:
-        model = Llama(CFG.with_(n_kv_heads=2, rotary_base=500.0))
-    model = model.double().eval()
-    with torch.no_grad():  # larger weights than the init, so patches move the logits visibly
-        for p in model.parameters():
-            p.mul_(3.0)
-    return model, transformer_lens_twin(model, dtype=torch.float64)
+    return scaled_tl_pair(request.param, CFG, seed=5)
 
 
 def _rows(seed: int, lengths=LENGTHS) -> list[list[int]]:

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from arena_core.probes.steering import SteeringError, add_direction, steering_hook
-from arena_core.transformer import GPT2, Llama, TransformerConfig
-from arena_core.transformer.tl_twin import transformer_lens_twin
+from arena_core.transformer import TransformerConfig
+from tests.transformer._refs import scaled_tl_pair
 
 CFG = TransformerConfig(d_model=32, n_layers=3, n_heads=4, d_head=8, d_mlp=48, d_vocab=61, n_ctx=32)
 HOOK = "blocks.1.hook_resid_post"
@@ -14,16 +14,7 @@ HOOK = "blocks.1.hook_resid_post"
 
 @pytest.fixture(scope="module", params=["gpt2", "llama-gqa"])
 def pair(request):
-    torch.manual_seed(4)
-    if request.param == "gpt2":
-        model = GPT2(CFG)
-    else:
-        model = Llama(CFG.with_(n_kv_heads=2, rotary_base=500.0))
-    model = model.double().eval()
-    with torch.no_grad():  # larger weights than the init, so a steer moves the logits visibly
-        for p in model.parameters():
-            p.mul_(3.0)
-    return model, transformer_lens_twin(model, dtype=torch.float64)
+    return scaled_tl_pair(request.param, CFG, seed=4)
 
 
 @pytest.mark.parametrize("positions", [None, [0, 3], -1])

@@ -63,3 +63,23 @@ def left_pad_mask(batch: int, pos: int, pads: list[int]) -> torch.Tensor:
 def hf_positions(mask: torch.Tensor) -> torch.Tensor:
     """What HF's generate passes as position_ids for a left-padded batch."""
     return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def scaled_tl_pair(kind: str, cfg, seed: int, scale: float = 3.0):
+    """One of our random models ("gpt2", or "llama-gqa": 2 KV heads, RoPE base 500) in float64,
+    its weights multiplied by `scale` so that patches and steers move the logits visibly, and its
+    TransformerLens twin (the independent reference for hook-based interventions)."""
+    from arena_core.transformer.tl_twin import transformer_lens_twin
+
+    torch.manual_seed(seed)
+    if kind == "gpt2":
+        model = GPT2(cfg)
+    elif kind == "llama-gqa":
+        model = Llama(cfg.with_(n_kv_heads=2, rotary_base=500.0))
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    model = model.double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(scale)
+    return model, transformer_lens_twin(model, dtype=torch.float64)
