@@ -1,0 +1,240 @@
+"""Day 46 — Training an SAE on a real model's residual stream, and the same run in SAELens.
+
+Shows:
+1. the attention-sink trap: the residual stream at position 0 is far larger than at any other
+   position, so position 0 is dropped from the training set (measured and logged);
+2. a ReLU SAE (width `expansion` x d_model, L1 penalty) trained on SmolLM2-135M-Instruct's
+   residual stream at a middle layer, on Shakespeare text, and the same SAE (same initial
+   weights, same batches, same Adam / LR schedule / L1 warm-up) trained by SAELens's own
+   `SAETrainer`; training curves (L0, MSE, explained variance vs tokens) for both;
+3. held-out L0, explained variance, dead and dense fractions, CE loss recovered (spliced into the
+   model, against zero- and mean-ablation), and training throughput, side by side;
+4. the latent-density histograms of both SAEs.
+
+Activations are computed once and cached on disk (resumable) under the run's folder.
+
+Run:  arena run 46 [--smoke] [--publish]   (or python 07_mech_interp/day_046_sae_train.py)
+Full run: about 8 min on 2 cores, 1 thread (shared machine).
+Smoke: 4k tokens, 40 steps (too few to converge: it checks the plumbing).
+"""
+
+import time
+from dataclasses import dataclass
+
+import torch
+from matplotlib.figure import Figure
+
+from arena_core.data.shakespeare import shakespeare_text
+from arena_core.models import load_model
+from arena_core.probes.activations import model_fingerprint
+from arena_core.sae import ReluSAE, SAEConfig
+from arena_core.sae.evaluate import ce_loss_recovered, log_density, sae_stats
+from arena_core.sae.saelens_train import train_saelens
+from arena_core.sae.store import ActivationFile, ActivationStore, token_activations
+from arena_core.sae.training import TrainConfig, train_sae
+from arena_core.utils import DayArgs, Run, run_script
+
+COLORS = {"ours": "tab:blue", "SAELens": "tab:orange"}
+
+
+@dataclass
+class Args(DayArgs):
+    threads: int = 1  # torch CPU threads
+    model: str = "smollm2-135m"  # SmolLM2-135M-Instruct (d_model 576, 30 layers)
+    layer: int = 15  # residual stream after this block (the middle of 30)
+    seq_len: int = 128  # tokens per row (position 0 is dropped)
+    n_tokens: int = 100_000  # training activations (after dropping position 0)
+    eval_rows: int = 16  # held-out rows: SAE metrics and CE loss recovered
+    expansion: int = 4  # SAE width = expansion x d_model
+    l1: float = 5.0  # L1 coefficient (activations scaled to mean norm sqrt(d_model))
+    batch: int = 256  # training batch (tokens)
+    epochs: int = 3  # passes over the training activations
+    lr: float = 2e-3  # Adam learning rate (5% warm-up, 20% linear decay)
+
+
+def token_rows(tokenizer, n_rows: int, seq_len: int) -> list[list[int]]:
+    text, _ = shakespeare_text()
+    ids = tokenizer(text[: n_rows * seq_len * 6])["input_ids"]
+    rows = [ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
+    return rows[:n_rows]
+
+
+def cached_activations(run: Run, model, rows, hook: str, d: int) -> torch.Tensor:
+    """Residual-stream rows (position 0 dropped), written to disk chunk by chunk; resumable."""
+    per_row = len(rows[0]) - 1
+    fp = f"{model_fingerprint(model)}|{hook}|{len(rows)}x{len(rows[0])}|{hash(tuple(rows[0]))}"
+    store = ActivationFile(run.out_dir / "acts", len(rows) * per_row, d, fp)
+    chunk = 32
+    for r0 in range(store.done // per_row, len(rows), chunk):
+        store.append(token_activations(model, rows[r0 : r0 + chunk], hook, batch_size=16))
+    return torch.from_numpy(store.read()[:])
+
+
+def sink_stats(model, rows, hook: str) -> dict:
+    """Norms of the residual stream by position on a few rows: position 0 vs the rest."""
+    acts = token_activations(model, rows, hook, skip_first=0)
+    norms = acts.norm(dim=1).reshape(len(rows), -1)
+    med = norms[:, 1:].median().item()
+    return {"pos0_norm": round(norms[:, 0].mean().item(), 1), "median_norm": round(med, 2),
+            "pos0_over_median": round(norms[:, 0].mean().item() / med, 1),
+            "max_other_over_median": round(norms[:, 1:].max().item() / med, 1)}  # fmt: skip
+
+
+def mechanism_figure(sink: dict, d: int, m: int, layer: int) -> Figure:
+    fig = Figure(figsize=(14, 5.2))
+    ax = fig.add_axes((0.01, 0.02, 0.98, 0.86))
+    ax.set_xlim(0, 14)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+    boxes = [
+        (1.3, "Shakespeare text\n128-token rows", "#dbe9f6"),
+        (4.2, f"SmolLM2-135M\nblocks 0..{layer}\n(forward stops here)", "#eeeeee"),
+        (7.3, f"residual stream x ∈ R^{d}\ndrop position 0\nscale to mean norm √{d}", "#fff2c0"),
+        (
+            10.3,
+            f"SAE: {m} latents\nf = ReLU((x − b_dec)W_enc + b_enc)\nx̂ = f W_dec + b_dec",
+            "#d9f0d3",
+        ),
+        (13.0, "splice x̂ back\ninto the model:\nCE loss recovered", "#f6dbe0"),
+    ]
+    for x, text, colour in boxes:
+        ax.text(x, 2.7, text, ha="center", va="center", fontsize=10.5,
+                bbox={"boxstyle": "round,pad=0.5", "fc": colour, "ec": "0.3"})  # fmt: skip
+    for x0, x1 in ((2.35, 3.1), (5.35, 5.95), (8.75, 8.95), (11.75, 12.05)):
+        ax.annotate("", xy=(x1, 2.7), xytext=(x0, 2.7),
+                    arrowprops={"arrowstyle": "-|>", "color": "0.25", "lw": 1.6})  # fmt: skip
+    ax.text(7.0, 0.8, f"why drop position 0: its residual norm is {sink['pos0_norm']:g}, "
+            f"{sink['pos0_over_median']:g}× the median {sink['median_norm']:g} of the other "
+            f"positions (largest other: {sink['max_other_over_median']:g}× the median).\n"
+            f"One such row carries the squared error of ~{sink['pos0_over_median'] ** 2:,.0f} "
+            "ordinary rows and would dominate the MSE.", ha="center", va="center",
+            fontsize=11)  # fmt: skip
+    fig.suptitle("Training an SAE on a language model's residual stream", fontsize=13)
+    return fig
+
+
+def curves_figure(hists: dict, batch: int) -> Figure:
+    fig = Figure(figsize=(13, 4))
+    for i, (key, label) in enumerate((("l0", "L0 (active latents per token)"),
+                                      ("mse", "MSE (scaled units, per token)"),
+                                      ("fve", "explained variance"))):  # fmt: skip
+        ax = fig.add_subplot(1, 3, i + 1)
+        for name, h in hists.items():
+            ax.plot([(s + 1) * batch for s in h.step], getattr(h, key), color=COLORS[name],
+                    label=name, lw=1.6)  # fmt: skip
+        ax.set_xlabel("training tokens")
+        ax.set_title(label, fontsize=10)
+        if key == "mse":
+            ax.set_yscale("log")
+        ax.legend()
+    fig.suptitle("Training curves on the training batches (same data, same start)", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def table_figure(rows: dict) -> Figure:
+    keys = [("l0", "L0"), ("fve", "explained variance"), ("dead_fraction", "dead fraction"),
+            ("dense_fraction", "dense fraction (>10%)"),
+            ("recovered_vs_mean", "CE recovered vs mean-abl."),
+            ("recovered_vs_zero", "CE recovered vs zero-abl."), ("ce_spliced", "CE spliced"),
+            ("tokens_per_s", "training tokens/s")]  # fmt: skip
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.axis("off")
+    cells = [[label] + [f"{rows[n][k]:.4g}" for n in rows] for k, label in keys]
+    t = ax.table(cellText=cells, colLabels=["held-out metric", *rows], loc="center",
+                 cellLoc="center")  # fmt: skip
+    t.scale(1, 1.5)
+    ax.set_title("Final metrics (held-out Shakespeare tokens)")
+    fig.tight_layout()
+    return fig
+
+
+def density_figure(stats: dict) -> Figure:
+    fig = Figure(figsize=(7.5, 4.4))
+    ax = fig.add_subplot(1, 1, 1)
+    for name, s in stats.items():
+        ax.hist(log_density(s.density).numpy(), bins=40, range=(-5, 0), histtype="step", lw=2,
+                color=COLORS[name],
+                label=f"{name} (dead {100 * s.dead_fraction:.1f}%)")  # fmt: skip
+    ax.set_xlabel("log10 of a latent's firing frequency on held-out tokens")
+    ax.set_ylabel("number of latents")
+    ax.set_title("How often each latent fires")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def main(args: Args) -> dict:
+    with Run(day=46, args=args) as run:
+        lm = load_model(args.model)
+        model, tok = lm.model.eval(), lm.tokenizer
+        run.record_source("model", f"{args.model}: {lm.source}")
+        hook = f"blocks.{args.layer}.hook_resid_post"
+        d = model.cfg.d_model
+        n_tokens = 4000 if args.smoke else args.n_tokens
+        n_train_rows = -(-n_tokens // (args.seq_len - 1))
+        eval_rows = 4 if args.smoke else args.eval_rows
+        rows = token_rows(tok, n_train_rows + eval_rows, args.seq_len)
+        train_rows, held = rows[:n_train_rows], rows[n_train_rows:]
+        run.record_source("data", f"Shakespeare (arena_core.data.shakespeare), "
+                          f"{len(rows)} rows of {args.seq_len} SmolLM2 tokens")  # fmt: skip
+        metrics: dict = {"hook": hook, "d_model": d}
+        sink = sink_stats(model, held[:4], hook)
+        metrics["sink"] = sink
+        run.save_fig(mechanism_figure(sink, d, args.expansion * d, args.layer), "mechanism")
+
+        t0 = time.perf_counter()
+        x = cached_activations(run, model, train_rows, hook, d)
+        metrics["collect_seconds"] = round(time.perf_counter() - t0, 1)
+        x_eval = token_activations(model, held, hook)
+        scale = d**0.5 / x.norm(dim=1).mean().item()  # train on c·x with mean norm √d
+        xs, xs_eval = x * scale, x_eval * scale
+        metrics |= {"train_tokens": len(x), "eval_tokens": len(x_eval), "scale": round(scale, 4)}
+
+        steps = 40 if args.smoke else args.epochs * len(x) // args.batch
+        cfg = TrainConfig(n_steps=steps, lr=args.lr, dead_window=10 * args.batch,
+                          log_every=max(1, steps // 40))  # fmt: skip
+        init = ReluSAE(SAEConfig(d_in=d, d_sae=args.expansion * d, l1_coeff=args.l1), seed=0)
+        saes, hists, secs = {}, {}, {}
+        ours = ReluSAE(init.cfg, seed=0)
+        t0 = time.perf_counter()
+        hists["ours"] = train_sae(ours, iter(ActivationStore(xs, args.batch, 16384, seed=0)), cfg)
+        secs["ours"], saes["ours"] = time.perf_counter() - t0, ours
+        t0 = time.perf_counter()
+        saes["SAELens"], hists["SAELens"] = train_saelens(
+            init, iter(ActivationStore(xs, args.batch, 16384, seed=0)), cfg, args.batch
+        )
+        secs["SAELens"] = time.perf_counter() - t0
+        metrics["train_steps"] = steps
+
+        tokens, mask = torch.tensor(held), torch.ones(len(held), args.seq_len, dtype=torch.long)
+        mean_act = x.mean(0)
+        max_norm = 10 * sink["median_norm"]
+        table, stats = {}, {}
+        for name, sae in saes.items():
+            s = sae_stats(sae, xs_eval)
+            stats[name] = s
+            sae.fold_input_scale(scale)  # now acts on raw activations
+            ce = ce_loss_recovered(model, sae, tokens, mask, hook, mean_act, max_norm=max_norm)
+            table[name] = {"l0": round(s.l0, 2), "fve": round(s.fve, 4),
+                           "mse_scaled": round(s.mse, 3),
+                           "dead_fraction": round(s.dead_fraction, 4),
+                           "dense_fraction": round(s.dense_fraction, 4),
+                           **{k: round(v, 4) for k, v in ce.items()},
+                           "tokens_per_s": round(steps * args.batch / secs[name], 0)}  # fmt: skip
+            run.print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in table[name].items()))
+        metrics["results"] = table
+        a, b = table["ours"], table["SAELens"]
+        metrics["ours_over_saelens"] = {k: round(a[k] / b[k], 3) for k in
+                                        ("l0", "fve", "recovered_vs_mean", "tokens_per_s")
+                                        if b[k]}  # fmt: skip
+        metrics["ce_norm_cap"] = round(max_norm, 1)
+        run.save_fig(curves_figure(hists, args.batch), "training_curves")
+        run.save_fig(table_figure(table), "metrics_table")
+        run.save_fig(density_figure(stats), "density")
+        return run.finish(metrics)
+
+
+if __name__ == "__main__":
+    run_script(main, Args)
