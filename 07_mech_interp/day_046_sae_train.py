@@ -2,7 +2,8 @@
 
 Shows:
 1. the attention-sink trap: the residual stream at position 0 is far larger than at any other
-   position, so position 0 is dropped from the training set (measured and logged);
+   position, so position 0 is dropped from the training set (measured and logged), and so is
+   any other row whose norm is above 10x the median (counted in the metrics);
 2. a ReLU SAE (width `expansion` x d_model, L1 penalty) trained on SmolLM2-135M-Instruct's
    residual stream at a middle layer, on Shakespeare text, and the same SAE (same initial
    weights, same batches, same Adam / LR schedule / L1 warm-up) trained by SAELens's own
@@ -14,7 +15,8 @@ Shows:
 Activations are computed once and cached on disk (resumable) under the run's folder.
 
 Run:  arena run 46 [--smoke] [--publish]   (or python 07_mech_interp/day_046_sae_train.py)
-Full run: about 6 min on 2 cores, 1 thread, shared machine (activation collection ~3.5 min of it; a rerun reuses the cache).
+Full run: about 6 min on 2 cores, 1 thread, shared machine (activation collection is ~3.5 min
+of it; a rerun reuses the cache).
 Smoke: 4k tokens, 40 steps (too few to converge: it checks the plumbing).
 """
 
@@ -188,6 +190,13 @@ def main(args: Args) -> dict:
         x = cached_activations(run, model, train_rows, hook, d)
         metrics["collect_seconds"] = round(time.perf_counter() - t0, 1)
         x_eval = token_activations(model, held, hook)
+        # other massive-norm tokens (beyond position 0) would dominate the MSE too: leave them out
+        max_norm = 10 * sink["median_norm"]
+        norms = x.norm(dim=1)
+        metrics["dropped_massive_rows"] = int((norms > max_norm).sum())
+        metrics["max_train_norm_over_median"] = round(norms.max().item() / sink["median_norm"], 1)
+        x = x[norms <= max_norm]
+        x_eval = x_eval[x_eval.norm(dim=1) <= max_norm]
         scale = d**0.5 / x.norm(dim=1).mean().item()  # train on c·x with mean norm √d
         xs, xs_eval = x * scale, x_eval * scale
         metrics |= {"train_tokens": len(x), "eval_tokens": len(x_eval), "scale": round(scale, 4)}
@@ -210,7 +219,6 @@ def main(args: Args) -> dict:
 
         tokens, mask = torch.tensor(held), torch.ones(len(held), args.seq_len, dtype=torch.long)
         mean_act = x.mean(0)
-        max_norm = 10 * sink["median_norm"]
         table, stats = {}, {}
         for name, sae in saes.items():
             s = sae_stats(sae, xs_eval)
