@@ -9,7 +9,7 @@
 - `store.py` — shuffled, buffered activation batches; resumable on-disk activation files;
 - `evaluate.py` — L0, explained variance, densities, CE loss recovered;
 - `synthetic.py` — planted sparse features and the mean-max-cosine recovery score;
-- `saelens.py` — SAELens's `cfg.json` + `sae_weights.safetensors` format, both ways.
+- `saelens.py` — SAELens's `cfg.json` + `sae_weights.safetensors` format, both ways;
 - `saelens_train.py` — the same ReLU SAE trained by SAELens's own `SAETrainer` on our batches.
 """
 
