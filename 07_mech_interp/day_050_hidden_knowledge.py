@@ -19,7 +19,7 @@ Shows:
 SAE latents are not part of this day (no SAE trained for this model here).
 
 Run:  arena run 50 [--smoke] [--publish]   (or python 07_mech_interp/day_050_hidden_knowledge.py)
-Full run (SmolLM2-135M-Instruct, 10 words, 20 LoRA steps each): about 14 min on 2 cores, 1 thread.
+Full run (SmolLM2-135M-Instruct, 10 words, 20 LoRA steps each): 11.1 min measured (665 s), 1 thread.
 Smoke: 2 words, 3 steps, 2 prompts per question kind.
 """
 
