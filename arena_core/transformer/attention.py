@@ -87,7 +87,10 @@ class Attention(nn.Module):
             # e.g. LoRA: each read computes a fresh tensor whose version and address say
             # nothing about the adapter, so the cache could go stale; rebuild every time.
             return self._build_fused()
+        # a tensor built under inference_mode cannot be saved for a later backward pass (frozen
+        # weights, input that needs grad), so the mode is part of the key
         key = tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in params)
+        key += (torch.is_inference_mode_enabled(),)
         if self.__dict__.get("_fused_key") != key:
             self.__dict__["_fused"] = self._build_fused()
             self.__dict__["_fused_key"] = key
