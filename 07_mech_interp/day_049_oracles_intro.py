@@ -35,7 +35,7 @@ from arena_core.interp.patchscopes import (
     placeholder_index,
     same_norm_random,
 )
-from arena_core.models import ModelUnavailableError, load_model
+from arena_core.models import load_model_or_fallback
 from arena_core.probes.activations import extract_activations, tokenize
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
@@ -160,19 +160,12 @@ def examples_figure(rows: list[list[str]], header: list[str]) -> Figure:
     return fig
 
 
-def load(args: Args, run: Run):
-    try:
-        return load_model(args.model, device=run.device)
-    except ModelUnavailableError as err:
-        run.print(f"  {args.model} is not installed ({err}); falling back to smollm2-135m")
-        run.log(model_fallback=f"{args.model} unavailable, used smollm2-135m")
-        return load_model("smollm2-135m", device=run.device)
-
-
 def main(args: Args) -> dict:
     with Run(day=49, args=args) as run:
         metrics: dict = {}
-        lm = load(args, run)
+        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
+        if fallback:
+            run.log(model_fallback=fallback)
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)
         n_layers = model.cfg.n_layers

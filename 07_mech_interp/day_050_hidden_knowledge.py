@@ -41,7 +41,7 @@ from arena_core.interp.secret_readout import (
     token_rank,
     top_candidate,
 )
-from arena_core.models import ModelUnavailableError, load_model
+from arena_core.models import load_model_or_fallback
 from arena_core.probes.activations import pad_batch
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
@@ -189,15 +189,6 @@ def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
     return fig
 
 
-def load(args: Args, run: Run):
-    try:
-        return load_model(args.model, device=run.device)
-    except ModelUnavailableError as err:
-        run.print(f"  {args.model} is not installed ({err}); falling back to smollm2-135m")
-        run.log(model_fallback=f"{args.model} unavailable, used smollm2-135m")
-        return load_model("smollm2-135m", device=run.device)
-
-
 @torch.no_grad()
 def residuals(model, rows: list[list[int]]) -> tuple[Tensor, Tensor]:
     """resid_post of every layer, [layer batch pos d_model], right-padded, and the real mask."""
@@ -236,7 +227,9 @@ def lens_read(model, rows, starts, ids, k) -> dict:
 def main(args: Args) -> dict:
     with Run(day=50, args=args) as run:
         metrics: dict = {}
-        lm = load(args, run)
+        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
+        if fallback:
+            run.log(model_fallback=fallback)
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)
         n_layers = model.cfg.n_layers
