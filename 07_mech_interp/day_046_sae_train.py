@@ -83,29 +83,29 @@ def sink_stats(model, rows, hook: str) -> dict:
 
 
 def mechanism_figure(sink: dict, d: int, m: int, layer: int) -> Figure:
-    fig = Figure(figsize=(14, 5.2))
+    fig = Figure(figsize=(15, 4.6))
     ax = fig.add_axes((0.01, 0.02, 0.98, 0.86))
-    ax.set_xlim(0, 14)
+    ax.set_xlim(0, 15.5)
     ax.set_ylim(0, 4)
     ax.axis("off")
     boxes = [
-        (1.3, "Shakespeare text\n128-token rows", "#dbe9f6"),
-        (4.2, f"SmolLM2-135M\nblocks 0..{layer}\n(forward stops here)", "#eeeeee"),
+        (1.2, "Shakespeare text\n128-token rows", "#dbe9f6"),
+        (4.1, f"SmolLM2-135M\nblocks 0..{layer}\n(forward stops here)", "#eeeeee"),
         (7.3, f"residual stream x ∈ R^{d}\ndrop position 0\nscale to mean norm √{d}", "#fff2c0"),
         (
-            10.3,
+            10.9,
             f"SAE: {m} latents\nf = ReLU((x − b_dec)W_enc + b_enc)\nx̂ = f W_dec + b_dec",
             "#d9f0d3",
         ),
-        (13.0, "splice x̂ back\ninto the model:\nCE loss recovered", "#f6dbe0"),
+        (14.3, "splice x̂ back\ninto the model:\nCE loss recovered", "#f6dbe0"),
     ]
     for x, text, colour in boxes:
         ax.text(x, 2.7, text, ha="center", va="center", fontsize=10.5,
                 bbox={"boxstyle": "round,pad=0.5", "fc": colour, "ec": "0.3"})  # fmt: skip
-    for x0, x1 in ((2.35, 3.1), (5.35, 5.95), (8.75, 8.95), (11.75, 12.05)):
+    for x0, x1 in ((2.2, 3.0), (5.2, 5.9), (8.75, 9.05), (12.75, 13.2)):
         ax.annotate("", xy=(x1, 2.7), xytext=(x0, 2.7),
                     arrowprops={"arrowstyle": "-|>", "color": "0.25", "lw": 1.6})  # fmt: skip
-    ax.text(7.0, 0.8, f"why drop position 0: its residual norm is {sink['pos0_norm']:g}, "
+    ax.text(7.75, 0.9, f"why drop position 0: its residual norm is {sink['pos0_norm']:g}, "
             f"{sink['pos0_over_median']:g}× the median {sink['median_norm']:g} of the other "
             f"positions (largest other: {sink['max_other_over_median']:g}× the median).\n"
             f"One such row carries the squared error of ~{sink['pos0_over_median'] ** 2:,.0f} "
@@ -128,7 +128,13 @@ def curves_figure(hists: dict, batch: int) -> Figure:
         ax.set_title(label, fontsize=10)
         if key == "mse":
             ax.set_yscale("log")
-        ax.legend()
+        if key == "fve":  # the first logged steps are far below 0; show the part that matters
+            lowest = min(min(h.fve) for h in hists.values())
+            ax.set_ylim(-0.2, 1.0)
+            if lowest < -0.2:
+                ax.text(0.97, 0.05, f"first logged value {lowest:.1f}, below the axis",
+                        transform=ax.transAxes, ha="right", fontsize=8.5, color="0.35")  # fmt: skip
+        ax.legend(loc="center right" if key == "fve" else "upper right")
     fig.suptitle("Training curves on the training batches (same data, same start)", fontsize=12)
     fig.tight_layout()
     return fig
