@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from arena_core.data.facts import load_dataset
 from arena_core.data.facts.templates import in_templates, restate
 from arena_core.errors import ArgumentError
-from arena_core.models import load_model_or_fallback
+from arena_core.models import load_model_for_run
 from arena_core.models.random_init import random_twin
 from arena_core.probes.activations import extract_activations
 from arena_core.probes.confounds import balanced_direction, confound_masks, cosine, mix_confounded
@@ -313,13 +313,8 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
+        lm = load_model_for_run(args.model, run)
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", lm.source)
-        if fallback:
-            metrics["model_fallback"] = fallback
-        if lm.provenance:
-            metrics["model_provenance"] = lm.provenance
         n = 40 if args.smoke else args.n
         n_names = 24 if args.smoke else args.n_names
         n_layers = model.cfg.n_layers

@@ -32,7 +32,7 @@ from arena_core.interp.suffix_patching import (
     patch_resid_suffix,
     resid_pre_suffix,
 )
-from arena_core.models import load_model_or_fallback
+from arena_core.models import load_model_for_run
 from arena_core.probes.function_vectors import causal_indirect_effect, top_heads
 from arena_core.probes.head_maps import plot_head_map, rank_agreement
 from arena_core.probes.icl import (
@@ -128,14 +128,9 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
-        if fallback:
-            run.log(model_fallback=fallback)
+        lm = load_model_for_run(args.model, run)
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", lm.source)
         metrics["model"] = lm.name
-        if lm.provenance:
-            metrics["model_provenance"] = lm.provenance
         if args.task not in PAIR_TASKS:
             raise ArgumentError(f"--task must be a pair task: {', '.join(PAIR_TASKS)}")
         ds = load_dataset(args.task, seed=args.seed)

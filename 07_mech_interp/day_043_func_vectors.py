@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from arena_core.data.facts import load_dataset
 from arena_core.errors import ArgumentError
-from arena_core.models import load_model_or_fallback
+from arena_core.models import load_model_for_run
 from arena_core.probes.function_vectors import (
     causal_indirect_effect,
     function_vector,
@@ -192,14 +192,9 @@ def main(args: Args) -> dict:
         metrics["toy_example"] = toy
         run.save_fig(mechanism_figure(toy), "mechanism")
 
-        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
-        if fallback:
-            run.log(model_fallback=fallback)
+        lm = load_model_for_run(args.model, run)
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", lm.source)
         metrics["model"] = lm.name
-        if lm.provenance:
-            metrics["model_provenance"] = lm.provenance
         tasks = args.tasks.split(",")[: 2 if args.smoke else None]
         if not tasks or any(t not in PAIR_TASKS for t in tasks):
             raise ArgumentError(f"--tasks takes pair tasks from: {', '.join(PAIR_TASKS)}")

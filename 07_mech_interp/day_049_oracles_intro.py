@@ -35,7 +35,7 @@ from arena_core.interp.patchscopes import (
     placeholder_index,
     same_norm_random,
 )
-from arena_core.models import load_model_or_fallback
+from arena_core.models import load_model_for_run
 from arena_core.probes.activations import extract_activations, tokenize
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
@@ -163,11 +163,8 @@ def examples_figure(rows: list[list[str]], header: list[str]) -> Figure:
 def main(args: Args) -> dict:
     with Run(day=49, args=args) as run:
         metrics: dict = {}
-        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
-        if fallback:
-            run.log(model_fallback=fallback)
+        lm = load_model_for_run(args.model, run)
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", lm.source)
         n_layers = model.cfg.n_layers
         toy = toy_patch()
         metrics["toy_example"] = toy

@@ -41,7 +41,7 @@ from arena_core.interp.secret_readout import (
     token_rank,
     top_candidate,
 )
-from arena_core.models import load_model_or_fallback
+from arena_core.models import load_model_for_run
 from arena_core.probes.activations import pad_batch
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
@@ -227,11 +227,8 @@ def lens_read(model, rows, starts, ids, k) -> dict:
 def main(args: Args) -> dict:
     with Run(day=50, args=args) as run:
         metrics: dict = {}
-        lm, fallback = load_model_or_fallback(args.model, run.device, log=run.print)
-        if fallback:
-            run.log(model_fallback=fallback)
+        lm = load_model_for_run(args.model, run)
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", lm.source)
         n_layers = model.cfg.n_layers
         toy = toy_example()
         metrics["toy_example"] = toy

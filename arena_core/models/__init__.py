@@ -21,6 +21,7 @@ from arena_core.models.registry import (
     LoadedModel,
     available_models,
     load_model,
+    load_model_for_run,
     load_model_or_fallback,
 )
 from arena_core.models.smollm2 import convert_smollm2, load_hf_smollm2, load_smollm2
@@ -50,6 +51,7 @@ __all__ = [
     "load_hf_qwen",
     "load_hf_smollm2",
     "load_model",
+    "load_model_for_run",
     "load_model_or_fallback",
     "load_qwen",
     "load_smollm2",

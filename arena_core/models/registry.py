@@ -100,6 +100,19 @@ def load_model_or_fallback(
         return load_model(fallback, device=device), note
 
 
+def load_model_for_run(name: str | Path, run: Any) -> LoadedModel:
+    """A day's model through `load_model_or_fallback`, recorded in the day's `Run`: the source
+    line, and in metrics.json `model_fallback` (when it fell back) and `model_provenance` (package
+    pins, checksum and licence, for the optional models)."""
+    lm, fallback = load_model_or_fallback(name, run.device, log=run.print)
+    run.record_source("model", lm.source)
+    if fallback:
+        run.log(model_fallback=fallback)
+    if lm.provenance:
+        run.log(model_provenance=lm.provenance)
+    return lm
+
+
 def _dir_tokenizer(path: Path):
     if not (path / "tokenizer.json").exists() and not (path / "vocab.json").exists():
         return None

@@ -33,3 +33,31 @@ def test_the_fallback_itself_missing_raises(monkeypatch):
     monkeypatch.setattr(registry, "load_qwen", _missing)
     with pytest.raises(ModelUnavailableError):
         load_model_or_fallback("qwen2.5-coder-0.5b-instruct", log=lambda _: None)
+
+
+class _FakeRun:
+    device = "cpu"
+
+    def __init__(self):
+        self.sources, self.logged, self.printed = {}, {}, []
+
+    def print(self, line):
+        self.printed.append(line)
+
+    def log(self, **values):
+        self.logged.update(values)
+
+    def record_source(self, kind, description):
+        self.sources[kind] = description
+
+
+def test_load_model_for_run_records_source_and_fallback(monkeypatch):
+    from arena_core.models.registry import load_model_for_run
+
+    monkeypatch.setattr(registry, "load_qwen", _missing)
+    run = _FakeRun()
+    lm = load_model_for_run("qwen2.5-coder-0.5b-instruct", run)
+    assert lm.name == "smollm2-135m"
+    assert run.sources["model"] == lm.source
+    assert "make qwen" in run.logged["model_fallback"]
+    assert "model_provenance" not in run.logged  # SmolLM2 carries none
