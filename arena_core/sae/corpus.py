@@ -147,17 +147,19 @@ def chat_text(
     return text
 
 
-def _stream_rows(tokenizer, text: str, seq_len: int, n: int) -> list[list[int]]:
+def _stream_rows(tokenizer, text: str, seq_len: int, n: int, seed: int) -> list[list[int]]:
+    """`n` rows of the text's token stream, drawn at random (in stream order) from all of it."""
     ids = tokenizer(text)["input_ids"]
     rows = [ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
-    return rows[:n]
+    keep = sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))
+    return [rows[i] for i in keep]
 
 
 def build_corpus(
     tokenizer,
     n_rows: int,
     seq_len: int = 128,
-    mix: dict[str, float] | None = None,
+    mix: dict[str, float | int] | None = None,
     model=None,
     seed: int = 0,
 ) -> Corpus:
@@ -187,7 +189,7 @@ def build_corpus(
     rows, source = [], []
     for s in sorted(want, key=lambda s: s == "shakespeare"):  # Shakespeare last: it fills up
         n = n_rows - len(rows) if s == "shakespeare" else want[s]
-        got = _stream_rows(tokenizer, text[s](), seq_len, n)
+        got = _stream_rows(tokenizer, text[s](), seq_len, n, seed)
         if len(got) < n:
             notes.append(f"{s}: {len(got)} of {n} rows (text ran out)")
         rows += got
