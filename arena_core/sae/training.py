@@ -136,12 +136,14 @@ def train_sae(
         since_fired, hist, start = state["since_fired"], state["history"], state["step"]
     if unit_norm:
         sae.normalize_decoder()
+    dead = since_fired >= cfg.dead_window  # as of the last step (what AuxK trains)
     bar = progress(range(start, cfg.n_steps), desc=desc, total=cfg.n_steps, initial=start)
     for step in bar:
         x, target = _split(next(batches))
         warm = max(1, round(cfg.sparsity_warmup_frac * cfg.n_steps))
         out = sae.run(x, target)
         loss = out.mse + min(1.0, step / warm) * out.sparsity  # 0 at step 0, as in SAELens
+        loss = loss + sae.aux_loss(out, x if target is None else target, dead)  # TopK's AuxK
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if unit_norm:
@@ -162,6 +164,7 @@ def train_sae(
             n = resample_dead(sae, dead, x, target, opt, gen)
             if n:
                 since_fired[dead] = 0
+                dead = since_fired >= cfg.dead_window
                 hist.resampled.append((step + 1, n))
         if step % cfg.log_every == 0 or step == cfg.n_steps - 1:
             with torch.no_grad():
