@@ -35,7 +35,8 @@ import torch
 from matplotlib.figure import Figure
 
 from arena_core.data.shakespeare import shakespeare_text
-from arena_core.models import load_model
+from arena_core.errors import ArgumentError
+from arena_core.models import load_model_for_run
 from arena_core.probes.activations import model_fingerprint
 from arena_core.sae import ReluSAE, SAEConfig
 from arena_core.sae.evaluate import ce_loss_recovered, log_density, sae_stats
@@ -51,8 +52,9 @@ COLORS = {OURS: "tab:blue", TWIN: "tab:green", LENS: "tab:orange"}
 @dataclass
 class Args(DayArgs):
     threads: int = 1  # torch CPU threads
-    model: str = "smollm2-135m"  # SmolLM2-135M-Instruct (d_model 576, 30 layers)
-    layer: int = 15  # residual stream after this block (the middle of 30)
+    model: str = "smollm2-135m"  # SmolLM2-135M-Instruct (576 wide, 30 layers); or "gpt2" (hub or
+    # ARENA_MODELS) / "qwen2.5-coder-0.5b-instruct" (optional install), else falls back to SmolLM2
+    layer: int = -1  # residual stream after this block (-1: the middle one, 15 of SmolLM2's 30)
     seq_len: int = 128  # tokens per row (position 0 is dropped)
     n_tokens: int = 100_000  # training activations (after dropping position 0)
     eval_rows: int = 16  # held-out rows: SAE metrics and CE loss recovered
@@ -218,10 +220,13 @@ def frontier_figure(sweep: dict, table: dict, l1: float) -> Figure:
 
 def main(args: Args) -> dict:
     with Run(day=46, args=args) as run:
-        lm = load_model(args.model)
+        lm = load_model_for_run(args.model, run)  # falls back to SmolLM2 with a note
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", f"{args.model}: {lm.source}")
-        hook = f"blocks.{args.layer}.hook_resid_post"
+        n_layers = model.cfg.n_layers
+        layer = n_layers // 2 if args.layer == -1 else args.layer
+        if not 0 <= layer < n_layers:
+            raise ArgumentError(f"--layer must be in 0..{n_layers - 1} (or -1), got {args.layer}")
+        hook = f"blocks.{layer}.hook_resid_post"
         d = model.cfg.d_model
         n_tokens = 4000 if args.smoke else args.n_tokens
         n_train_rows = -(-n_tokens // (args.seq_len - 1))
@@ -233,7 +238,7 @@ def main(args: Args) -> dict:
         metrics: dict = {"hook": hook, "d_model": d}
         sink = sink_stats(model, held[:4], hook)
         metrics["sink"] = sink
-        run.save_fig(mechanism_figure(sink, d, args.expansion * d, args.layer), "mechanism")
+        run.save_fig(mechanism_figure(sink, d, args.expansion * d, layer), "mechanism")
 
         t0 = time.perf_counter()
         x = cached_activations(run, model, train_rows, hook, d)
