@@ -13,14 +13,15 @@ code, French vs English; `arena_core.data.concepts`, split by template):
    of the residual norm; effect = next-token probability on the concept's own tokens, cost =
    next-token loss on that text; control = a random direction of the same norm;
 4. ablation: x − f_i(x)·W_dec[i] at layer 15 on the concept's test texts; next-token KL, the tokens
-   that lose and gain probability, and the probe's and the monitor's AUROC with the top-1 / top-k
-   latents spliced out; control = random latents of similar firing density;
+   that lose and gain probability, and how far a logistic probe at layer 15 and one at a later
+   layer (22) still separate the classes with the top-1 / top-k latents spliced out;
+   control = random latents of similar firing density;
 5. the top-1 latents' strongest contexts on the SAE's own corpus, and their mean activation by
    kind of text.
 
 Run:  arena run 48 [--smoke] [--publish]   (or python 07_mech_interp/day_048_monitor.py)
-Full run (SmolLM2-135M-Instruct, SAE loaded from the cache): measured below in the post's
-appendix; about 4 min on 2 cores, 1 thread. The first call ever trains the SAE (6–8 min more).
+Full run (SmolLM2-135M-Instruct, SAE loaded from the cache): about 9 min on 2 cores, 1 thread
+(measured 8.9 min wall, 4.1 min of CPU time). The first call ever trains the SAE (6–8 min more).
 Smoke: the small SAE recipe (trains in ~10 s), 24 texts per split, 2 steering strengths.
 The worked example of the post (a latent's AUROC and an ablation by hand) is computed below.
 """
@@ -97,6 +98,7 @@ class Args(DayArgs):
     n_ablate: int = 24  # positive test texts on which the next-token change is measured
     C: float = 1.0  # inverse L2 strength of the logistic probe
     batch_size: int = 16  # texts per forward pass
+    downstream_layer: int = 22  # a later layer whose probe shows if an ablated concept comes back
 
 
 def toy_example() -> dict:
@@ -253,54 +255,37 @@ def steering_figure(steer: dict) -> Figure:
     return fig
 
 
-def ablation_figure(abl: dict, k: int) -> Figure:
-    fig = Figure(figsize=(13, 4.4))
+def ablation_figure(abl: dict, k: int, down: int) -> Figure:
+    fig = Figure(figsize=(14, 4.4))
     concepts = list(abl)
-    ax = fig.add_subplot(1, 2, 1)
-    w = 0.38
     xs = range(len(concepts))
-    ax.bar(
-        [x - w / 2 for x in xs],
-        [abl[c]["top1"]["kl"] for c in concepts],
-        w,
-        label="top-1 latent",
-        color="tab:red",
-    )
-    ax.bar(
-        [x + w / 2 for x in xs],
-        [abl[c]["random1"]["kl"] for c in concepts],
-        w,
-        label="random latent, similar density",
-        color="0.6",
-    )
-    ax.set_xticks(list(xs), [CONCEPTS[c][0] for c in concepts], fontsize=9)
-    ax.set_ylabel("mean KL(clean ‖ ablated), nats/token")
-    ax.set_title("Next-token change on the concept's texts", fontsize=10)
-    ax.legend(loc="best", fontsize=8.5)
-    ax2 = fig.add_subplot(1, 2, 2)
     conds = [
-        ("clean", "no ablation", "white"),
-        ("top1", "top-1 ablated", "tab:red"),
-        ("topk", f"top-{k} ablated", "tab:orange"),
-        ("randomk", f"{k} random latents ablated", "0.6"),
+        ("top1", "top-1 latent", "tab:red"),
+        ("random1", "1 random latent (similar density)", "0.75"),
+        ("topk", f"top-{k} latents", "tab:orange"),
+        ("randomk", f"{k} random latents", "0.45"),
+    ]
+    panels = [
+        ("kl", "mean KL(clean ‖ ablated), nats/token", "Next-token change on concept texts"),
+        ("gap_15", "probe score gap, fraction of clean", "Logistic probe at layer 15"),
+        (f"gap_{down}", "probe score gap, fraction of clean", f"Logistic probe at layer {down}"),
     ]
     w = 0.2
-    for j, (key, name, col) in enumerate(conds):
-        ax2.bar(
-            [x + (j - 1.5) * w for x in xs],
-            [abl[c][key]["probe_auroc"] for c in concepts],
-            w,
-            label=name,
-            color=col,
-            edgecolor="0.2",
-        )
-    ax2.set_xticks(list(xs), [CONCEPTS[c][0] for c in concepts], fontsize=9)
-    ax2.set_ylabel("logistic probe AUROC (held-out templates)")
-    ax2.set_ylim(0, 1.25)
-    ax2.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-    ax2.axhline(0.5, color="0.3", lw=0.9, ls="--")
-    ax2.set_title("Does splicing the latents out blind the probe?", fontsize=10)
-    ax2.legend(loc="upper center", fontsize=8, ncols=2)
+    for n, (key, ylabel, title) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, n + 1)
+        for j, (cond, name, col) in enumerate(conds):
+            vals = [abl[c][cond][key] for c in concepts]
+            ax.bar([x + (j - 1.5) * w for x in xs], vals, w, label=name, color=col)
+        ax.set_xticks(list(xs), [CONCEPTS[c][0] for c in concepts], fontsize=9)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        if key == "kl":
+            ax.set_yscale("log")
+        else:
+            ax.axhline(1.0, color="0.3", lw=0.9, ls="--")
+            ax.set_ylim(0, 1.35)
+    fig.axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Splicing latents out at layer 15 on the held-out concept texts", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -399,6 +384,12 @@ def main(args: Args) -> dict:
         alphas = ALPHAS[:2] if args.smoke else ALPHAS
         k = 2 if args.smoke else args.k
         gen = torch.Generator().manual_seed(args.seed)
+        down = args.downstream_layer
+        down_hook = f"blocks.{down}.hook_resid_post"
+        if down_hook not in model.hook_dict or down <= p.layer:
+            raise ArgumentError(
+                f"downstream_layer must be in {p.layer + 1}..{model.cfg.n_layers - 1}"
+            )
         metrics.update(n_train=n_train, n_test=n_test, k=k, alphas=list(alphas))
 
         # neutral English text (Shakespeare) for steering; its mean residual norm sets α's unit
@@ -418,13 +409,24 @@ def main(args: Args) -> dict:
             train = load_concept(c, "train", args.seed, n=min(n_train, len(train)))
             y_tr = torch.tensor(train.labels)
             r, s = read_rows(tok, train.prompts, reader)
-            pc = pooled_codes(model, sae, r, s, hook, args.batch_size, pad, desc=f"{c} train")
+            pc = pooled_codes(
+                model,
+                sae,
+                r,
+                s,
+                hook,
+                args.batch_size,
+                pad,
+                desc=f"{c} train",
+                read_hooks=[down_hook],
+            )
             mon1, ranking = fit_monitor(pc.codes, y_tr, 1)
             monk = LatentMonitor(tuple(ranking.top(k)))
             scorers = {
                 "logistic": fit_probe("logistic", pc.resid, y_tr, args.C),
                 "mass_mean": fit_probe("mass_mean", pc.resid, y_tr),
             }
+            down_probe = fit_probe("logistic", pc.extra[down_hook], y_tr, args.C)
             top = monk.latents
             latents[c] = top[0]
             ranks[c] = {
@@ -486,7 +488,7 @@ def main(args: Args) -> dict:
                     steer[c][kind].append({"alpha": a, "mass": eff.mass, "nll": eff.nll})
             prompts = [list(tok(q, add_special_tokens=False).input_ids) for q in NEUTRAL_PROMPTS]
             samples[c] = {}
-            for a in (0.0, alphas[-1]):
+            for a in (0.0, 0.5, 1.0):
                 outs = steered_generate(
                     model, prompts, hook, direction, a, 4 if args.smoke else 16, GREEDY, pad
                 )
@@ -525,14 +527,22 @@ def main(args: Args) -> dict:
                     pad,
                     desc=f"{c} ablate {name}",
                     make_hook=make,
+                    read_hooks=[down_hook],
                 )
+                s15, sd = scorers["logistic"](got.resid), down_probe(got.extra[down_hook])
+                s1 = mon1.scores(got.codes)
                 row = {
-                    "probe_auroc": round(auroc(scorers["logistic"](got.resid), y), 4),
-                    "monitor_auroc": round(auroc(mon1.scores(got.codes), y), 4),
-                    "probe_mean_score_pos": round(
-                        float(scorers["logistic"](got.resid)[y == 1].mean()), 4
-                    ),
+                    "probe_auroc_15": round(auroc(s15, y), 4),
+                    f"probe_auroc_{down}": round(auroc(sd, y), 4),
+                    "monitor_auroc": round(auroc(s1, y), 4),
+                    "raw_gap_15": float(s15[y == 1].mean() - s15[y == 0].mean()),
+                    f"raw_gap_{down}": float(sd[y == 1].mean() - sd[y == 0].mean()),
+                    "raw_monitor_gap": float(s1[y == 1].mean() - s1[y == 0].mean()),
                 }
+                for key in ("15", str(down)):
+                    row[f"gap_{key}"] = (
+                        row[f"raw_gap_{key}"] / abl[c].get("clean", row)[f"raw_gap_{key}"]
+                    )
                 if lat:
                     eff = intervention_effect(
                         model,
@@ -574,7 +584,7 @@ def main(args: Args) -> dict:
             metrics[f"{key}_mean_auroc"] = round(sum(vals) / len(vals), 4)
         run.save_fig(auroc_figure(table, k), "auroc")
         run.save_fig(steering_figure(steer), "steering")
-        run.save_fig(ablation_figure(abl, k), "ablation")
+        run.save_fig(ablation_figure(abl, k, down), "ablation")
         run.save_fig(contexts_figure(ctx), "top_contexts")
         return run.finish(metrics)
 

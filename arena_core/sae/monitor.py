@@ -22,7 +22,7 @@ of both means, as the SAE's training data left them out.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from jaxtyping import Float, Shaped
@@ -43,6 +43,7 @@ class PooledCodes:
     codes: Tensor
     fired: Tensor
     n_tokens: int
+    extra: dict[str, Tensor] = field(default_factory=dict)  # mean residual at `read_hooks`
 
     @property
     def density(self) -> Tensor:
@@ -61,19 +62,23 @@ def pooled_codes(
     massive: float = 10.0,
     desc: str = "SAE codes",
     make_hook: Callable[[Tensor], Callable] | None = None,
+    read_hooks: Sequence[str] = (),
 ) -> PooledCodes:
     """Mean residual and mean SAE code over tokens `start .. end-1` of each token list.
 
     `make_hook(mask)`, if given, builds a hook for each padded batch (mask = its attention mask)
-    that runs at `hook` *before* the residual is read: codes and means of an intervened model."""
-    if hook not in model.hook_dict:
-        raise SAEError(f"unknown hook {hook!r}; see model.hook_dict")
+    that runs at `hook` *before* the residual is read: codes and means of an intervened model.
+    `read_hooks` (e.g. a later layer) are pooled over the same tokens into `extra`."""
+    unknown = [h for h in [hook, *read_hooks] if h not in model.hook_dict]
+    if unknown:
+        raise SAEError(f"unknown hooks {unknown}; see model.hook_dict")
     rows = [[int(t) for t in r] for r in rows]
     _check_spans(rows, spans)
     d, m = sae.cfg.d_in, sae.cfg.d_sae
     resid, codes = torch.empty(len(rows), d), torch.empty(len(rows), m)
     fired, n_tokens = torch.zeros(m), 0
-    stop = _stop_hook_name(model, [hook])
+    extra = {h: torch.empty(len(rows), d) for h in read_hooks}
+    stop = _stop_hook_name(model, [hook, *read_hooks])
     device = next(model.parameters()).device
     starts = range(0, len(rows), batch_size)
     for b0 in progress(starts, desc=desc, total=len(starts)):
@@ -84,8 +89,8 @@ def pooled_codes(
         keep = span_mask(mask, s, e).bool()
         if make_hook is not None:
             model.add_hook(hook, make_hook(mask))  # first in line; _run_batch removes it after
-        x = _run_batch(model, tokens.to(device), mask.to(device), [hook], stop)[hook]
-        x = x.float().cpu()
+        got = _run_batch(model, tokens.to(device), mask.to(device), [hook, *read_hooks], stop)
+        x = got[hook].float().cpu()
         norms = x.norm(dim=-1)
         keep &= norms <= massive * norms[keep].median()
         if bool((keep.sum(1) == 0).any()):
@@ -94,9 +99,11 @@ def pooled_codes(
         w = keep.float()[..., None]
         resid[b0 : b0 + len(batch)] = (x * w).sum(1) / w.sum(1)
         codes[b0 : b0 + len(batch)] = (f * w).sum(1) / w.sum(1)
+        for h in read_hooks:
+            extra[h][b0 : b0 + len(batch)] = (got[h].float().cpu() * w).sum(1) / w.sum(1)
         fired += ((f > 0) & keep[..., None]).sum((0, 1)).float()
         n_tokens += int(keep.sum())
-    return PooledCodes(resid, codes, fired, n_tokens)
+    return PooledCodes(resid, codes, fired, n_tokens, extra)
 
 
 def latent_aurocs(

@@ -73,7 +73,8 @@ def test_pooled_codes_match_an_unpadded_transformer_lens_forward(pair):
     model, tl, sae = pair
     rows = [[1, 5, 9, 2, 7, 3], [4, 4, 8, 1], [2, 9, 11, 30, 5, 6, 7]]
     spans = [(1, 6), (2, 4), (1, 5)]
-    got = pooled_codes(model, sae, rows, spans, HOOK, batch_size=2, massive=1e9)
+    later = "blocks.2.hook_resid_post"
+    got = pooled_codes(model, sae, rows, spans, HOOK, batch_size=2, massive=1e9, read_hooks=[later])
     fired, n_tok = torch.zeros(64), 0
     for i, (r, (s, e)) in enumerate(zip(rows, spans, strict=True)):
         _, cache = tl.run_with_cache(torch.tensor([r]))
@@ -81,6 +82,8 @@ def test_pooled_codes_match_an_unpadded_transformer_lens_forward(pair):
         f = _codes(sae, x)
         torch.testing.assert_close(got.resid[i], x.mean(0).float(), atol=1e-5, rtol=0)
         torch.testing.assert_close(got.codes[i], f.mean(0).float(), atol=1e-5, rtol=0)
+        want_later = cache[later][0, s:e].mean(0).float()
+        torch.testing.assert_close(got.extra[later][i], want_later, atol=1e-5, rtol=0)
         fired += (f > 0).sum(0)
         n_tok += e - s
     assert got.n_tokens == n_tok
