@@ -284,9 +284,10 @@ def ablation_figure(abl: dict, k: int, down: int) -> Figure:
         else:
             ax.axhline(1.0, color="0.3", lw=0.9, ls="--")
             ax.set_ylim(0, 1.35)
-    fig.axes[0].legend(loc="upper left", fontsize=8)
+    handles, names = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncols=4, fontsize=9)
     fig.suptitle("Splicing latents out at layer 15 on the held-out concept texts", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -297,7 +298,7 @@ def contexts_figure(ctx: dict) -> Figure:
     y = 1.0
     step = 1.0 / (len(ctx) * 5 + 1)
     for c, info in ctx.items():
-        prof = ", ".join(f"{s} {v:.2f}" for s, v in info["mean_by_source"].items())
+        prof = ", ".join(f"{s} {v:.3f}" for s, v in info["mean_by_source"].items())
         ax.text(
             0,
             y,
