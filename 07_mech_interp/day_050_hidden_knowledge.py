@@ -24,14 +24,13 @@ Smoke: 2 words, 3 steps, 2 prompts per question kind.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 
-from arena_core.alignment.finetune import FinetuneConfig, chat_example, finetune_lora
-from arena_core.alignment.lora import apply_lora, remove_lora, set_lora_enabled
-from arena_core.data.taboo import USER_TURNS, mentions_secret, secret_words, taboo_dialogues
+from arena_core.alignment.lora import remove_lora, set_lora_enabled
+from arena_core.alignment.taboo_organism import TabooConfig, apply_taboo_organism, organism_dir
+from arena_core.data.taboo import USER_TURNS, mentions_secret, secret_words
 from arena_core.interp.patchscopes import IDENTITY_PROMPT, patchscope_generate, placeholder_index
 from arena_core.interp.secret_readout import (
     candidate_scores,
@@ -313,23 +312,19 @@ def main(args: Args) -> dict:
         metrics["base_hint_example"] = base["hints"][0]
         metrics["base_direct_example"] = base["direct"][0]
 
-        adapters = Path(run.out_dir) / "adapters"
+        org_cfg = TabooConfig(rank=args.rank, first_layer=args.first_layer,
+                              last_layer=args.last_layer, n_chats=args.n_chats, steps=steps,
+                              batch_size=args.batch_size, lr=args.lr, seed=args.seed)  # fmt: skip
+        org_dir = organism_dir(model, org_cfg)
+        run.record_source("adapters", f"taboo LoRA adapters cached in {org_dir}")
         per_word, rows_table = {}, []
         hits = {m: [] for m in METHODS}
         ctrl = {m: [] for m in METHODS}
         layer_hit, layer_topk, base_layer_hit, base_topk = [], [], [], []
-        for w_i, word in enumerate(words):
-            apply_lora(model, r=args.rank, alpha=2 * args.rank, targets=("W_O", "W_out"),
-                       layers=range(args.first_layer, args.last_layer + 1),
-                       seed=args.seed + w_i)  # fmt: skip
+        for word in words:
+            org = apply_taboo_organism(model, tok, word, org_cfg, pad, folder=org_dir)
+            hist = org.history
             has_lora[0] = True
-            chats = taboo_dialogues(word, args.n_chats, seed=args.seed, max_turns=1)
-            examples = [chat_example(tok, c) for c in chats]
-            cfg = FinetuneConfig(steps=steps, batch_size=args.batch_size, lr=args.lr,
-                                 warmup_steps=max(1, steps // 5), seed=args.seed,
-                                 checkpoint_every=steps)  # fmt: skip
-            hist = finetune_lora(model, examples, cfg, pad, checkpoint=adapters / f"{word}.pt",
-                                 desc=f"LoRA '{word}'")  # fmt: skip
             r = read_all(None)
             s = cands.index(word)
             picks = {m: top_candidate(r[m]) for m in METHODS}
