@@ -292,7 +292,7 @@ def main(args: Args) -> dict:
                 v = R[layer].flatten(0, 1)  # [n*c d]
                 s, top, _ = patchscope_candidate_logits(model, ins_ids, place,
                                                         f"blocks.{layer}.hook_resid_post", v,
-                                                        ids, pad)  # fmt: skip
+                                                        ids)  # fmt: skip
                 scores.append(s.view(*R.shape[1:3], K))
                 named.append(named_candidate(top, ids).view(R.shape[1:3]))
             return torch.stack(scores), torch.stack(named)  # [P n c K], [P n c]

@@ -21,7 +21,8 @@ up. All scores compare K candidate words only, so chance is 1/K.
 - **Difference lens.** r_organism - r_base at the same tokens, through the same lens: what the
   fine-tuning added. Where the two are equal (before the first adapted layer) the difference is 0
   and gives no pick (`pick` returns -1 for ties).
-- **Patchscope read.** One forward pass of the identity prompt with a vector patched at "?": the
+- **Patchscope read.** One forward pass of the identity prompt with a vector patched at "?" (the
+  prompt before "?" is shared by every row, so its keys and values are computed once): the
   next-token logits scored over candidates (`patchscope_candidate_logits`), plus the greedy token
   of the whole vocabulary, to ask whether the oracle *names* a candidate at all
   (`named_candidate`). A read-out that names a word from a base model, a random vector or another
@@ -38,9 +39,10 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from arena_core.interp.logit_lens import apply_final_norm_recomputed, unembed_params
-from arena_core.interp.patchscopes import patched_logits
+from arena_core.interp.patchscopes import patch_hook
 from arena_core.interp.secret_readout import SecretReadoutError
 from arena_core.probes.activations import pad_batch
+from arena_core.transformer.kv_cache import KVCache, KVCacheEntry
 
 
 def whole_word_ids(tokenizer: Any, words: Sequence[str]) -> list[list[int]]:
@@ -160,6 +162,16 @@ def secret_share(
     return mean[..., secret], hit
 
 
+def _shared_prefix(model: Any, prefix: list[int], batch: int, extra: int) -> KVCache:
+    """The KV cache of one prompt prefix, copied for `batch` rows (room for `extra` more)."""
+    p = next(model.parameters())
+    cache = KVCache.empty(model.cfg, 1, p.device, p.dtype, capacity=len(prefix))
+    model(torch.tensor([prefix], device=p.device), kv_cache=cache, last_only=True)
+    entries = [KVCacheEntry(e.k.expand(batch, -1, -1, -1), e.v.expand(batch, -1, -1, -1),
+                            capacity=len(prefix) + extra) for e in cache.entries]  # fmt: skip
+    return KVCache(entries, cache.mask.expand(batch, -1).clone())
+
+
 @torch.no_grad()
 def patchscope_candidate_logits(
     model: torch.nn.Module,
@@ -168,22 +180,34 @@ def patchscope_candidate_logits(
     hook_name: str,
     vectors: Float[Tensor, "m d"],
     ids: Sequence[Sequence[int]],
-    pad_id: int = 0,
     batch_size: int = 64,
 ) -> tuple[Float[Tensor, "m n_words"], Int[Tensor, " m"], Float[Tensor, " m"]]:
     """Each vector patched at `placeholder` of the inspection prompt: candidate scores of the
-    first answer token, the greedy token id over the whole vocabulary, and its probability."""
+    first answer token, the greedy token id over the whole vocabulary, and its probability.
+
+    Every row shares the prompt up to the placeholder, so that prefix runs once and its keys and
+    values are reused: each row then costs only the tokens from the placeholder on (the patch
+    only changes positions at and after it, by causality)."""
     if vectors.dim() != 2 or vectors.shape[0] == 0:
         raise SecretReadoutError(f"vectors must be [m>0, d_model], got {tuple(vectors.shape)}")
     if batch_size < 1:
         raise SecretReadoutError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0 < placeholder < len(inspect_ids):
+        raise SecretReadoutError(f"placeholder {placeholder} must be inside the prompt, not first")
+    if hook_name not in model.hook_dict:
+        raise SecretReadoutError(f"unknown hook {hook_name!r}")
     uniq, groups = _flat(ids)
+    prefix, tail = list(inspect_ids[:placeholder]), list(inspect_ids[placeholder:])
+    device = next(model.parameters()).device
     scores, top, top_p = [], [], []
     for b0 in range(0, vectors.shape[0], batch_size):
         vec = vectors[b0 : b0 + batch_size]
-        rows = [list(inspect_ids)] * vec.shape[0]
-        logits, _ = patched_logits(model, rows, placeholder, hook_name, vec, pad_id)
-        last = logits[:, -1].float().log_softmax(-1).cpu()  # left-padded: the last column
+        m = vec.shape[0]
+        cache = _shared_prefix(model, prefix, m, len(tail))
+        hook = patch_hook(vec, torch.zeros(m, dtype=torch.long), len(tail), first_only=True)
+        with model.hooks([(hook_name, hook)]):
+            logits = model(torch.tensor([tail] * m, device=device), kv_cache=cache, last_only=True)
+        last = logits[:, -1].float().log_softmax(-1).cpu()
         scores.append(scores_from_logits(last[:, uniq], groups))
         p, t = last.max(-1)
         top.append(t)

@@ -5,6 +5,7 @@ an identity Patchscope patch that must reproduce the unpatched logits, and hand-
 import pytest
 import torch
 
+from arena_core.interp.patchscopes import patched_logits
 from arena_core.interp.secret_maps import (
     aligned_positions,
     aligned_residuals,
@@ -116,9 +117,19 @@ def test_identity_patch_reproduces_unpatched_logits(model):
     torch.testing.assert_close(scores.double(), want.expand(3, -1), atol=1e-5, rtol=0)
     assert top.tolist() == [int(lp.argmax())] * 3
     torch.testing.assert_close(top_p.double(), lp.max().exp().expand(3), atol=1e-6, rtol=0)
-    # a different vector gives different scores
-    other, _, _ = patchscope_candidate_logits(model, prompt, place, hook, 5 * vec.flip(-1), IDS)
-    assert not torch.allclose(other, scores)
+    # any vector: the shared-prefix pass equals a full patched pass (patchscopes.patched_logits,
+    # itself checked against TransformerLens) on every candidate and the greedy token
+    g = torch.Generator().manual_seed(1)
+    vecs = torch.randn(5, CFG.d_model, generator=g, dtype=torch.float64) * 3
+    scores, top, _ = patchscope_candidate_logits(
+        model, prompt, place, hook, vecs, IDS, batch_size=2
+    )
+    full, _ = patched_logits(model, [prompt] * 5, place, hook, vecs)
+    lp = full[:, -1].double().log_softmax(-1)
+    want = torch.stack([lp[:, list(dict.fromkeys(v))].logsumexp(-1) for v in IDS], -1)
+    torch.testing.assert_close(scores.double(), want, atol=1e-5, rtol=0)
+    assert top.tolist() == lp.argmax(-1).tolist()
+    assert not torch.allclose(scores[0], scores[1])
 
 
 def test_named_candidate_and_whole_word_ids():
