@@ -20,6 +20,7 @@ Full run (SmolLM2-135M-Instruct, 10 words, adapters cached): see the measured ti
 Smoke: 2 words (3-step adapters), 2 prompts, 4 hint tokens, 2 Patchscope layers.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -98,7 +99,7 @@ def toy_example() -> dict:
         "p_first_token": dict(zip(TOY_GROUPS, [round(float(p), 4) for p in share], strict=True)),
         "p_whole_word": dict(
             zip(list(TOY_GROUPS)[:2], [round(float(p), 4) for p in whole], strict=True)
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -188,7 +189,7 @@ def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
     fig = Figure(figsize=(15, 0.42 * (len(rows) + 2) + 0.4))
     ax = fig.add_subplot(1, 1, 1)
     ax.axis("off")
-    widths = [0.07, 0.4, 0.11, 0.11, 0.11, 0.11]
+    widths = [0.07, 0.38, 0.09, 0.1, 0.1, 0.11, 0.09]
     table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
                      colWidths=widths)  # fmt: skip
     table.auto_set_font_size(False)
@@ -228,8 +229,9 @@ def confab_figure(rates: dict) -> Figure:
 
 
 def region_probs(scores: Tensor, valid: Tensor) -> Tensor:
-    """Mean p(w | candidates) over layers, rows and the valid columns: [layer n col K] -> [K]."""
-    probs = scores.log_softmax(-1).exp() * valid[None, ..., None]
+    """Mean probability of each word (over the whole vocabulary, so confident positions weigh
+    more, as in day 50) over layers, rows and the valid columns: [layer n col K] -> [K]."""
+    probs = scores.exp() * valid[None, ..., None]
     return probs.sum((0, 1, 2)) / (valid.sum() * scores.shape[0]).clamp(min=1)
 
 
@@ -285,9 +287,9 @@ def main(args: Args) -> dict:
                                      for w, v in zip(cands, first_ids, strict=True)}}  # fmt: skip
         gen = torch.Generator().manual_seed(args.seed)
 
-        def oracle(R: Tensor) -> tuple[Tensor, Tensor]:
+        def oracle(R: Tensor, greedy: Counter) -> tuple[Tensor, Tensor]:
             """Patchscope over patch layers x (prompts, columns): candidate scores, named word."""
-            scores, named = [], []
+            scores, named, tops = [], [], []
             for layer in patch_layers:
                 v = R[layer].flatten(0, 1)  # [n*c d]
                 s, top, _ = patchscope_candidate_logits(model, ins_ids, place,
@@ -295,6 +297,8 @@ def main(args: Args) -> dict:
                                                         ids)  # fmt: skip
                 scores.append(s.view(*R.shape[1:3], K))
                 named.append(named_candidate(top, ids).view(R.shape[1:3]))
+                tops.append(top)
+            greedy.update(tok.decode([t]) for t in torch.cat(tops).tolist())
             return torch.stack(scores), torch.stack(named)  # [P n c K], [P n c]
 
         keys = ("lens", "lens_base", "lens_diff", "lens_first", "patch", "patch_base")
@@ -302,6 +306,7 @@ def main(args: Args) -> dict:
         hits = {k: [] for k in keys}
         reads: dict[str, list] = {k: [] for k in ("organism", "base", "random")}
         per_word, table = {}, []
+        greedy_tokens = {k: Counter() for k in ("organism", "base", "random")}
         for word in words:
             s = cands.index(word)
             org = apply_taboo_organism(model, tok, word, org_cfg, pad, folder=org_dir)
@@ -313,17 +318,19 @@ def main(args: Args) -> dict:
             R_org = aligned_residuals(model, rows, idx, pad)  # [L n C d]
             set_lora_enabled(model, False)  # the base model reads the same tokens, and decodes
             R_base = aligned_residuals(model, rows, idx, pad)
-            lens = {"lens": candidate_logits(model, R_org, ids),
-                    "lens_base": candidate_logits(model, R_base, ids),
-                    "lens_diff": candidate_logits(model, R_org - R_base, ids),
-                    "lens_first": candidate_logits(model, R_org, first_ids)}  # fmt: skip
+            lens = {
+                "lens": candidate_logits(model, R_org, ids, normalise=True),
+                "lens_base": candidate_logits(model, R_base, ids, normalise=True),
+                "lens_diff": candidate_logits(model, R_org - R_base, ids, normalise=True),
+                "lens_first": candidate_logits(model, R_org, first_ids, normalise=True),
+            }
             pc = torch.tensor(patch_cols)
             pv = valid[:n_patch][:, pc]
             src = R_org[:, :n_patch][:, :, pc]
-            p_org, n_org = oracle(src)
-            p_base, n_base = oracle(R_base[:, :n_patch][:, :, pc])
+            p_org, n_org = oracle(src, greedy_tokens["organism"])
+            p_base, n_base = oracle(R_base[:, :n_patch][:, :, pc], greedy_tokens["base"])
             rand = same_norm_random(src.flatten(0, 2), gen).view(src.shape)
-            p_rand, n_rand = oracle(rand)
+            p_rand, n_rand = oracle(rand, greedy_tokens["random"])
             set_lora_enabled(model, True)
             remove_lora(model, merge=False)
             for k, sc in (*lens.items(), ("patch", p_org), ("patch_base", p_base)):
@@ -347,8 +354,8 @@ def main(args: Args) -> dict:
                 "region_p_secret": {k: round(float(v[s]), 4) for k, v in region.items()},
                 "patch_named": {cands[i]: int((named == i).sum()) for i in named.unique().tolist()},
             }
-            table.append([word, text[:64], picks["lens"], picks["lens_first"], picks["lens_diff"],
-                          picks["patch"]])  # fmt: skip
+            table.append([word, text[:60], picks["lens"], picks["lens_base"], picks["lens_first"],
+                          picks["lens_diff"], picks["patch"]])  # fmt: skip
             run.print(f"  {word}: picks {picks}")
 
         n = len(words)
@@ -429,6 +436,8 @@ def main(args: Args) -> dict:
                   "organism_prompt": rates(at(reads["organism"], True), secrets),
                   "base_hint_text": rates(at(reads["base"], False), secrets)}  # fmt: skip
         metrics["confabulation"] = confab
+        metrics["patchscope_greedy_tokens"] = {k: dict(c.most_common(6))
+                                               for k, c in greedy_tokens.items()}  # fmt: skip
         metrics["derangement"] = [int(j) for j in perm]
         metrics["failures"] = {k: [w for w in words if per_word[w]["picks"][k] != w]
                                for k in ("lens", "lens_first", "lens_diff", "patch")}  # fmt: skip
@@ -446,8 +455,8 @@ def main(args: Args) -> dict:
                               "readable?", chance, "source layer (patched at the same layer)"),
                      "patchscope_map")  # fmt: skip
         run.save_fig(diff_figure(curves, chance, args.first_layer), "difference_lens")
-        header = ["secret", "a hint (greedy, held-out request)", "lens (whole word)",
-                  "lens (first token)", "lens on difference", "Patchscope"]  # fmt: skip
+        header = ["secret", "a hint (greedy, held-out request)", "lens", "lens, base model",
+                  "lens, first token", "lens on difference", "Patchscope"]  # fmt: skip
         metrics["table"] = {"header": header, "rows": table}
         run.save_fig(table_figure(table, header), "failures")
         run.save_fig(confab_figure(confab), "confabulation")

@@ -14,7 +14,9 @@ up. All scores compare K candidate words only, so chance is 1/K.
       z = Norm(r) W_U + b_U
 
   so only the columns of W_U that belong to candidate tokens are needed (`candidate_logits`): a
-  [d_model, ~50] product instead of [d_model, 49k] at every layer and position.
+  [d_model, ~50] product instead of [d_model, 49k] at every layer and position. The share is
+  blind to how likely any candidate is at all; `normalise=True` gives each word's probability
+  over the whole vocabulary, so an average over positions weights the confident ones (day 50).
 - **Whole-word tokens.** A candidate scored by the first token of each spelling ("d" for
   "dragon", "Cl" for "clock") is credited whenever the model is about to write any word starting
   with that letter. `whole_word_ids` keeps only first tokens that are the whole word.
@@ -31,6 +33,7 @@ up. All scores compare K candidate words only, so chance is 1/K.
 Used by day 51; builds on `secret_readout` (day 50) and `patchscopes` (day 49).
 """
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,21 +127,35 @@ def scores_from_logits(
 
 @torch.no_grad()
 def candidate_logits(
-    model: Any, resid: Float[Tensor, "... d_model"], ids: Sequence[Sequence[int]]
+    model: Any,
+    resid: Float[Tensor, "... d_model"],
+    ids: Sequence[Sequence[int]],
+    normalise: bool = False,
+    chunk: int = 512,
 ) -> Float[Tensor, "... n_words"]:
-    """Logit-lens candidate scores, up to a constant per vector (log_softmax over the last axis
-    gives p(w | candidates))."""
+    """Logit-lens candidate scores. Unnormalised (up to a constant per vector; log_softmax over
+    the last axis gives p(w | candidates)), or with `normalise` the log of each word's summed
+    probability over the whole vocabulary (the full unembedding, `chunk` vectors at a time)."""
     uniq, groups = _flat(ids)
     W_U, b_U = unembed_params(model)
-    cols = W_U[:, uniq]
-    logits = apply_final_norm_recomputed(model, resid.to(cols.dtype)) @ cols
+    normed = apply_final_norm_recomputed(model, resid.to(W_U.dtype))
+    logits = normed @ W_U[:, uniq]
     if b_U is not None:
         logits = logits + b_U[uniq]
     scores = scores_from_logits(logits.float(), groups)
-    # a zero vector (e.g. a difference before the first adapted layer) says nothing: score every
-    # candidate 0, not log |group|, which would favour words with more spellings
+    fill = 0.0
+    if normalise:
+        flat = normed.reshape(-1, normed.shape[-1])
+        parts = []
+        for c in flat.split(chunk):
+            full = c @ W_U if b_U is None else c @ W_U + b_U
+            parts.append(full.float().logsumexp(-1))
+        scores = scores - torch.cat(parts).view(*normed.shape[:-1], 1)
+        fill = -math.log(W_U.shape[1])
+    # a zero vector (e.g. a difference before the first adapted layer) says nothing: give every
+    # candidate the same score, not log |group|, which would favour words with more spellings
     zero = resid.abs().amax(-1, keepdim=True) == 0
-    return scores.masked_fill(zero.to(scores.device), 0.0)
+    return scores.masked_fill(zero.to(scores.device), fill)
 
 
 def pick(scores: Float[Tensor, "... n_words"], tol: float = 1e-6) -> Int[Tensor, "..."]:

@@ -46,6 +46,13 @@ def test_candidate_lens_of_final_residual_matches_model_logits(model):
     want = torch.stack([lp[..., list(dict.fromkeys(v))].logsumexp(-1) for v in IDS], -1)
     got = candidate_logits(model, resid, IDS).double()
     torch.testing.assert_close(got.log_softmax(-1), want.log_softmax(-1), atol=1e-5, rtol=0)
+    # normalised over the whole vocabulary (in chunks of 5 vectors): the words' probabilities
+    torch.testing.assert_close(
+        candidate_logits(model, resid, IDS, normalise=True, chunk=5).double(),
+        want,
+        atol=1e-5,
+        rtol=0,
+    )
 
 
 def test_aligned_positions_by_hand():
