@@ -16,7 +16,8 @@ cache `arena_core.alignment.taboo_organism`; a first run trains them, ~20-40 s p
    oracle's greedy answer names a candidate word anyway.
 
 Run:  arena run 51 [--smoke] [--publish]   (or python 07_mech_interp/day_051_oracle_analysis.py)
-Full run (SmolLM2-135M-Instruct, 10 words, adapters cached): see the measured time below.
+Full run (SmolLM2-135M-Instruct, 10 words, adapters cached): 7.5 min measured (448 s), 1 thread.
+The first run on a machine also trains the 10 adapters (as day 50 does): ~20-40 s per word more.
 Smoke: 2 words (3-step adapters), 2 prompts, 4 hint tokens, 2 Patchscope layers.
 """
 
@@ -59,9 +60,11 @@ TOY_TOKENS = [" moon", " Moon", " clock", " d"]
 TOY_LOGITS = [2.0, 1.0, 2.5, 3.0]
 TOY_GROUPS = {"moon": [0, 1], "clock": [2], "dragon": [3]}
 CONDITIONS = {
-    "organism": "organism (its secret)",
-    "base": "base model, prompt\n(no secret)",
-    "random": "same-norm random\nvector",
+    "organism": "organism\n(all positions)",
+    "organism_prompt": "organism,\nprompt positions",
+    "base_hint_text": "base model,\nhint positions",
+    "base": "base model,\nprompt positions",
+    "random": "same-norm\nrandom vector",
     "other": "another organism\n(derangement)",
 }
 
@@ -186,16 +189,17 @@ def diff_figure(curves: dict, chance: float, first: int) -> Figure:
 
 
 def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
-    fig = Figure(figsize=(15, 0.42 * (len(rows) + 2) + 0.4))
+    fig = Figure(figsize=(16, 0.3 * (len(rows) + 2) + 0.3))
     ax = fig.add_subplot(1, 1, 1)
     ax.axis("off")
-    widths = [0.07, 0.38, 0.09, 0.1, 0.1, 0.11, 0.09]
+    widths = [0.06, 0.45, 0.08, 0.1, 0.09, 0.1, 0.08]
     table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
                      colWidths=widths)  # fmt: skip
     table.auto_set_font_size(False)
     table.set_fontsize(8.5)
     table.scale(1, 1.3)
     for (i, j), cell in table.get_celld().items():
+        cell.PAD = 0.03  # matplotlib pads by a fraction of the width: small for the wide column
         if i == 0:
             cell.set_text_props(weight="bold")
             cell.set_facecolor("0.9")
@@ -209,7 +213,7 @@ def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
 
 
 def confab_figure(rates: dict) -> Figure:
-    fig = Figure(figsize=(10, 4.6))
+    fig = Figure(figsize=(11.5, 4.8))
     ax = fig.add_subplot(1, 1, 1)
     keys = list(CONDITIONS)
     x = torch.arange(len(keys)).float()
@@ -217,13 +221,16 @@ def confab_figure(rates: dict) -> Figure:
             "names the slot's secret": ("named_slot", "tab:blue"),
             "forced choice = slot's secret": ("forced_slot", "tab:gray")}  # fmt: skip
     for j, (name, (key, color)) in enumerate(bars.items()):
-        ax.bar(x + (j - 1) * 0.26, [rates[k][key] for k in keys], 0.26, color=color, label=name)
-    ax.axhline(1 / 12, color="black", ls="--", lw=1, label="1/12")
+        values = [rates[k][key] for k in keys]
+        bars_j = ax.bar(x + (j - 1) * 0.26, values, 0.26, color=color, label=name)
+        ax.bar_label(bars_j, [f"{v:.2f}" for v in values], fontsize=7.5, padding=2)
+    ax.axhline(1 / 12, color="black", ls="--", lw=1, label="chance for the forced choice, 1/12")
     ax.set_xticks(x.tolist(), [CONDITIONS[k] for k in keys], fontsize=9)
     ax.set_ylabel("fraction of Patchscope reads")
-    ax.set_ylim(0, 1.0)
+    top = max(max(rates[k][key] for k in keys for key, _ in bars.values()), 1 / 12)
+    ax.set_ylim(0, max(0.3, 1.6 * top))
     ax.set_title("Does the oracle name a word when there is no secret to read?", fontsize=11)
-    ax.legend(loc="upper right", fontsize=8.5)
+    ax.legend(loc="upper center", ncol=2, fontsize=8.5)
     fig.tight_layout()
     return fig
 
@@ -354,7 +361,7 @@ def main(args: Args) -> dict:
                 "region_p_secret": {k: round(float(v[s]), 4) for k, v in region.items()},
                 "patch_named": {cands[i]: int((named == i).sum()) for i in named.unique().tolist()},
             }
-            table.append([word, text[:60], picks["lens"], picks["lens_base"], picks["lens_first"],
+            table.append([word, text[:78], picks["lens"], picks["lens_base"], picks["lens_first"],
                           picks["lens_diff"], picks["patch"]])  # fmt: skip
             run.print(f"  {word}: picks {picks}")
 
@@ -439,6 +446,13 @@ def main(args: Args) -> dict:
         metrics["patchscope_greedy_tokens"] = {k: dict(c.most_common(6))
                                                for k, c in greedy_tokens.items()}  # fmt: skip
         metrics["derangement"] = [int(j) for j in perm]
+        top_layers = range(L - 3, L)
+        metrics["last_prompt_token_top_layers"] = {
+            k: {str(li): {"p_secret": round(float(mean_map(k)[li, C0 - 1]), 4),
+                          "hit_rate": round(float(hit_maps[k][li, C0 - 1]), 4)}
+                for li in top_layers}
+            for k in ("lens", "lens_base", "lens_diff")
+        }  # fmt: skip
         metrics["failures"] = {k: [w for w in words if per_word[w]["picks"][k] != w]
                                for k in ("lens", "lens_first", "lens_diff", "patch")}  # fmt: skip
 
