@@ -16,7 +16,7 @@ cache `arena_core.alignment.taboo_organism`; a first run trains them, ~20-40 s p
    oracle's greedy answer names a candidate word anyway.
 
 Run:  arena run 51 [--smoke] [--publish]   (or python 07_mech_interp/day_051_oracle_analysis.py)
-Full run (SmolLM2-135M-Instruct, 10 words, adapters cached): 7.5 min measured (448 s), 1 thread.
+Full run (SmolLM2-135M-Instruct, 10 words, adapters cached): 6.9 min measured (411 s), 1 thread.
 The first run on a machine also trains the 10 adapters (as day 50 does): ~20-40 s per word more.
 Smoke: 2 words (3-step adapters), 2 prompts, 4 hint tokens, 2 Patchscope layers.
 """
