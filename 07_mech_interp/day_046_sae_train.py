@@ -5,12 +5,19 @@ Shows:
    position, so position 0 is dropped from the training set (measured and logged), and so is
    any other row whose norm is above 10x the median (counted in the metrics);
 2. a ReLU SAE (width `expansion` x d_model, L1 penalty) trained on SmolLM2-135M-Instruct's
-   residual stream at a middle layer, on Shakespeare text, and the same SAE (same initial
-   weights, same batches, same Adam / LR schedule / L1 warm-up) trained by SAELens's own
-   `SAETrainer`; training curves (L0, MSE, explained variance vs tokens) for both;
+   residual stream at a middle layer, on Shakespeare text, three ways from the same initial
+   weights on the same batches with the same Adam / LR schedule / L1 warm-up:
+   - ours: unit-norm decoder rows (the constraint enforced after every step), no clipping;
+   - ours with SAELens's recipe: free decoder rows, the L1 weighted by their norms, gradient
+     norm clipped at 1;
+   - SAELens's own `SAETrainer`;
+   training curves (L0, MSE, explained variance vs tokens) for all three;
 3. held-out L0, explained variance, dead and dense fractions, CE loss recovered (spliced into the
-   model, against zero- and mean-ablation), and training throughput, side by side;
-4. the latent-density histograms of both SAEs.
+   model, against zero- and mean-ablation), and training throughput, side by side; how far the
+   SAELens-recipe run of our loop ends from SAELens's own weights;
+4. the latent-density histograms;
+5. the L0 vs explained-variance frontier of our recipe (an L1 sweep), so the recipes are compared
+   at the same L0 rather than at the same L1 coefficient.
 
 Activations are computed once and cached on disk (resumable) under the run's folder.
 
@@ -20,14 +27,16 @@ of it; a rerun reuses the cache).
 Smoke: 4k tokens, 40 steps (too few to converge: it checks the plumbing).
 """
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from matplotlib.figure import Figure
 
 from arena_core.data.shakespeare import shakespeare_text
-from arena_core.models import load_model
+from arena_core.errors import ArgumentError
+from arena_core.models import load_model_for_run
 from arena_core.probes.activations import model_fingerprint
 from arena_core.sae import ReluSAE, SAEConfig
 from arena_core.sae.evaluate import ce_loss_recovered, log_density, sae_stats
@@ -36,14 +45,16 @@ from arena_core.sae.store import ActivationFile, ActivationStore, token_activati
 from arena_core.sae.training import TrainConfig, train_sae
 from arena_core.utils import DayArgs, Run, run_script
 
-COLORS = {"ours": "tab:blue", "SAELens": "tab:orange"}
+OURS, TWIN, LENS = "ours", "ours, SAELens recipe", "SAELens"
+COLORS = {OURS: "tab:blue", TWIN: "tab:green", LENS: "tab:orange"}
 
 
 @dataclass
 class Args(DayArgs):
     threads: int = 1  # torch CPU threads
-    model: str = "smollm2-135m"  # SmolLM2-135M-Instruct (d_model 576, 30 layers)
-    layer: int = 15  # residual stream after this block (the middle of 30)
+    model: str = "smollm2-135m"  # SmolLM2-135M-Instruct (576 wide, 30 layers); or "gpt2" (hub or
+    # ARENA_MODELS) / "qwen2.5-coder-0.5b-instruct" (optional install), else falls back to SmolLM2
+    layer: int = -1  # residual stream after this block (-1: the middle one, 15 of SmolLM2's 30)
     seq_len: int = 128  # tokens per row (position 0 is dropped)
     n_tokens: int = 100_000  # training activations (after dropping position 0)
     eval_rows: int = 16  # held-out rows: SAE metrics and CE loss recovered
@@ -52,6 +63,7 @@ class Args(DayArgs):
     batch: int = 256  # training batch (tokens)
     epochs: int = 3  # passes over the training activations
     lr: float = 2e-3  # Adam learning rate (5% warm-up, 20% linear decay)
+    l1_sweep: str = "1.5,2.5"  # extra L1 coefficients for our recipe: FVE at SAELens's L0
 
 
 def token_rows(tokenizer, n_rows: int, seq_len: int) -> list[list[int]]:
@@ -69,7 +81,7 @@ def cached_activations(run: Run, model, rows, hook: str, d: int) -> torch.Tensor
     chunk = 32
     for r0 in range(store.done // per_row, len(rows), chunk):
         store.append(token_activations(model, rows[r0 : r0 + chunk], hook, batch_size=16))
-    return torch.from_numpy(store.read()[:])
+    return torch.from_numpy(store.read()[:].copy())  # a writable in-memory copy
 
 
 def sink_stats(model, rows, hook: str) -> dict:
@@ -146,7 +158,7 @@ def table_figure(rows: dict) -> Figure:
             ("recovered_vs_mean", "CE recovered vs mean-abl."),
             ("recovered_vs_zero", "CE recovered vs zero-abl."), ("ce_spliced", "CE spliced"),
             ("tokens_per_s", "training tokens/s")]  # fmt: skip
-    fig = Figure(figsize=(7.5, 3.6))
+    fig = Figure(figsize=(9.5, 3.6))
     ax = fig.add_subplot(1, 1, 1)
     ax.axis("off")
     cells = [[label] + [f"{rows[n][k]:.4g}" for n in rows] for k, label in keys]
@@ -173,12 +185,48 @@ def density_figure(stats: dict) -> Figure:
     return fig
 
 
+def fve_at_l0(sweep: dict, l0: float) -> float | None:
+    """Our recipe's explained variance at a given L0, interpolated linearly in log L0 between
+    the two sweep points around it (None when `l0` is outside the sweep)."""
+    pts = sorted((v["l0"], v["fve"]) for v in sweep.values())
+    for (l0_a, f_a), (l0_b, f_b) in zip(pts, pts[1:], strict=False):
+        if l0_a <= l0 <= l0_b and l0_b > l0_a:
+            w = (math.log(l0) - math.log(l0_a)) / (math.log(l0_b) - math.log(l0_a))
+            return f_a + w * (f_b - f_a)
+    return None
+
+
+def frontier_figure(sweep: dict, table: dict, l1: float) -> Figure:
+    fig = Figure(figsize=(7.5, 4.6))
+    ax = fig.add_subplot(1, 1, 1)
+    pts = sorted((v["l0"], v["fve"], k) for k, v in sweep.items())
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=COLORS[OURS],
+            label="ours (unit-norm decoder), L1 sweep")  # fmt: skip
+    for l0, fve, k in pts:
+        ax.annotate(f"L1 {k}", (l0, fve), textcoords="offset points", xytext=(6, -12),
+                    fontsize=9, color=COLORS[OURS])  # fmt: skip
+    for name, marker in ((TWIN, "s"), (LENS, "D")):
+        ax.plot(table[name]["l0"], table[name]["fve"], marker, ms=9 if name == LENS else 13,
+                mfc="none" if name == TWIN else COLORS[name], mec=COLORS[name], mew=2,
+                ls="none", label=f"{name}, L1 {l1:g}")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("L0 (active latents per held-out token, log scale)")
+    ax.set_ylabel("explained variance (held out)")
+    ax.set_title("Sparsity vs reconstruction: compare recipes at the same L0")
+    ax.legend(loc="lower right", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def main(args: Args) -> dict:
     with Run(day=46, args=args) as run:
-        lm = load_model(args.model)
+        lm = load_model_for_run(args.model, run)  # falls back to SmolLM2 with a note
         model, tok = lm.model.eval(), lm.tokenizer
-        run.record_source("model", f"{args.model}: {lm.source}")
-        hook = f"blocks.{args.layer}.hook_resid_post"
+        n_layers = model.cfg.n_layers
+        layer = n_layers // 2 if args.layer == -1 else args.layer
+        if not 0 <= layer < n_layers:
+            raise ArgumentError(f"--layer must be in 0..{n_layers - 1} (or -1), got {args.layer}")
+        hook = f"blocks.{layer}.hook_resid_post"
         d = model.cfg.d_model
         n_tokens = 4000 if args.smoke else args.n_tokens
         n_train_rows = -(-n_tokens // (args.seq_len - 1))
@@ -190,7 +238,7 @@ def main(args: Args) -> dict:
         metrics: dict = {"hook": hook, "d_model": d}
         sink = sink_stats(model, held[:4], hook)
         metrics["sink"] = sink
-        run.save_fig(mechanism_figure(sink, d, args.expansion * d, args.layer), "mechanism")
+        run.save_fig(mechanism_figure(sink, d, args.expansion * d, layer), "mechanism")
 
         t0 = time.perf_counter()
         x = cached_activations(run, model, train_rows, hook, d)
@@ -210,18 +258,35 @@ def main(args: Args) -> dict:
         steps = 40 if args.smoke else args.epochs * len(x) // args.batch
         cfg = TrainConfig(n_steps=steps, lr=args.lr, dead_window=10 * args.batch,
                           log_every=max(1, steps // 40))  # fmt: skip
+        # SAELens's recipe in our loop: free decoder rows (L1 weighted by their norms) and the
+        # gradient clipped at norm 1, exactly what SAELens's SAETrainer.step does
+        twin_cfg = replace(cfg, unit_norm_decoder=False, grad_clip=1.0)
         init = ReluSAE(SAEConfig(d_in=d, d_sae=args.expansion * d, l1_coeff=args.l1), seed=0)
         saes, hists, secs = {}, {}, {}
-        ours = ReluSAE(init.cfg, seed=0)
+
+        def batches():
+            return iter(ActivationStore(xs, args.batch, 16384, seed=0))
+
+        for name, c in ((OURS, cfg), (TWIN, twin_cfg)):
+            sae = ReluSAE(init.cfg, seed=0)
+            t0 = time.perf_counter()
+            hists[name] = train_sae(sae, batches(), c, desc=name)
+            secs[name], saes[name] = time.perf_counter() - t0, sae
         t0 = time.perf_counter()
-        hists["ours"] = train_sae(ours, iter(ActivationStore(xs, args.batch, 16384, seed=0)), cfg)
-        secs["ours"], saes["ours"] = time.perf_counter() - t0, ours
-        t0 = time.perf_counter()
-        saes["SAELens"], hists["SAELens"] = train_saelens(
-            init, iter(ActivationStore(xs, args.batch, 16384, seed=0)), cfg, args.batch
-        )
-        secs["SAELens"] = time.perf_counter() - t0
+        saes[LENS], hists[LENS] = train_saelens(init, batches(), cfg, args.batch)
+        secs[LENS] = time.perf_counter() - t0
         metrics["train_steps"] = steps
+        metrics["twin_vs_saelens_max_weight_diff"] = {
+            k: float(f"{(getattr(saes[TWIN], k) - getattr(saes[LENS], k)).abs().max():.3g}")
+            for k in ("W_enc", "b_enc", "W_dec", "b_dec")
+        }
+        sweep = {args.l1: sae_stats(saes[OURS], xs_eval)}
+        for l1 in [] if args.smoke else [float(v) for v in args.l1_sweep.split(",") if v]:
+            sae = ReluSAE(replace(init.cfg, l1_coeff=l1), seed=0)
+            train_sae(sae, batches(), cfg, desc=f"ours, L1 {l1:g}")
+            sweep[l1] = sae_stats(sae, xs_eval)
+        metrics["l1_sweep"] = {f"{k:g}": {"l0": round(v.l0, 2), "fve": round(v.fve, 4)}
+                               for k, v in sorted(sweep.items())}  # fmt: skip
 
         tokens, mask = torch.tensor(held), torch.ones(len(held), args.seq_len, dtype=torch.long)
         mean_act = x.mean(0)
@@ -239,14 +304,19 @@ def main(args: Args) -> dict:
                            "tokens_per_s": round(steps * args.batch / secs[name], 0)}  # fmt: skip
             run.print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in table[name].items()))
         metrics["results"] = table
-        a, b = table["ours"], table["SAELens"]
-        metrics["ours_over_saelens"] = {k: round(a[k] / b[k], 3) for k in
-                                        ("l0", "fve", "recovered_vs_mean", "tokens_per_s")
-                                        if b[k]}  # fmt: skip
+        a, t, b = table[OURS], table[TWIN], table[LENS]
+        keys = ("l0", "fve", "recovered_vs_mean", "tokens_per_s")
+        metrics["ours_over_saelens"] = {k: round(a[k] / b[k], 3) for k in keys if b[k]}
+        metrics["twin_over_saelens"] = {k: round(t[k] / b[k], 3) for k in keys if b[k]}
+        matched = fve_at_l0(metrics["l1_sweep"], b["l0"])
+        metrics["ours_fve_at_saelens_l0"] = None if matched is None else round(matched, 4)
+        if matched is not None:
+            metrics["ours_over_saelens_fve_at_matched_l0"] = round(matched / b["fve"], 4)
         metrics["ce_norm_cap"] = round(max_norm, 1)
         run.save_fig(curves_figure(hists, args.batch), "training_curves")
         run.save_fig(table_figure(table), "metrics_table")
         run.save_fig(density_figure(stats), "density")
+        run.save_fig(frontier_figure(metrics["l1_sweep"], table, args.l1), "frontier")
         return run.finish(metrics)
 
 

@@ -5,6 +5,8 @@ Tokens/s of training a ReLU SAE (width 4 x d_model, L1 0.3 on activations scaled
 norm) on SmolLM2-135M-Instruct's residual stream at `blocks.15.hook_resid_post` (position 0
 dropped), fp32, Adam at lr 1e-3, batch 1024:
 - ours: `arena_core.sae.training.train_sae` (unit-norm decoder, dead-latent counters, logging);
+- ours with SAELens's recipe (free decoder rows, gradient clipped at norm 1): the same
+  arithmetic as SAELens's step, so the like-for-like comparison of the two loops;
 - SAELens 6.x: `SAETrainer.fit()` with a `StandardTrainingSAE` that starts from the same weights
   (`arena_core.sae.saelens_train`), fed through its `data_provider` seam, W&B off.
 Both train from scratch (fresh optimiser) for the same steps on the same pre-built list of
@@ -15,6 +17,7 @@ batches, in interleaved rounds (`arena_core.utils.compare`), medians; the goal i
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # SAELens's bar, read when tqdm is imported
 
@@ -67,22 +70,30 @@ def main(argv: list[str]) -> dict:
         sae = ReluSAE(init.cfg, seed=0)
         train_sae(sae, iter(batches), cfg, desc="ours")
 
+    def ours_saelens_recipe():
+        sae = ReluSAE(init.cfg, seed=0)
+        twin_cfg = replace(cfg, unit_norm_decoder=False, grad_clip=1.0)
+        train_sae(sae, iter(batches), twin_cfg, desc="ours, SAELens recipe")
+
     def saelens():
         twin = saelens_relu_twin(init, warmup_steps=max(1, round(0.05 * a.steps)))
         saelens_trainer(twin, iter(batches), cfg, batch).fit()
 
-    res = compare({"ours": ours, "SAELens": saelens}, reference="ours", rounds=a.rounds)
+    fns = {"ours": ours, "ours (SAELens recipe)": ours_saelens_recipe, "SAELens": saelens}
+    res = compare(fns, reference="ours", rounds=a.rounds)
     tok = {n: a.steps * batch / t for n, t in res.medians.items()}
     print(f"\n== SAE training, {len(x)} activation rows of width {d}, SAE width {mult * d}, "
           f"batch {batch}, {a.steps} steps per call, {a.threads} thread(s), "
           f"{a.rounds} interleaved rounds, torch {torch.__version__} ==")  # fmt: skip
     print(res.table())
-    print(f"{'':10s} {'tokens/s':>10s}")
+    print(f"{'':22s} {'tokens/s':>10s}")
     for n, v in tok.items():
-        print(f"{n:10s} {v:10.0f}")
+        print(f"{n:22s} {v:10.0f}")
     ratio = tok["ours"] / tok["SAELens"]
+    same_recipe = tok["ours (SAELens recipe)"] / tok["SAELens"]
     print(f"ours / SAELens (goal >= 1.0x): {ratio:.2f}x")
-    return {"tokens_per_s": tok, "ratio": ratio}
+    print(f"ours with SAELens's recipe / SAELens: {same_recipe:.2f}x")
+    return {"tokens_per_s": tok, "ratio": ratio, "ratio_same_recipe": same_recipe}
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ CASES = {  # name -> (day, flags, what the one line must say)
     "out_dir": (12, ["--smoke", "--out-dir", "/proc/forbidden/run"], "is not usable"),
     "no_model": (29, ["--model", "gpt2"], "gpt2 is not cached"),
     "no_data": (23, ["--smoke", "--datasets", "fashion_mnist"], "none of the datasets"),
+    "bad_layer": (46, ["--smoke", "--layer", "99"], "--layer must be in 0..29"),
 }
 
 

@@ -45,6 +45,7 @@ class SAEConfig:
     threshold: float = 0.01
     bandwidth: float = 0.05
     l0_coeff: float = 1.0
+    aux_coeff: float = 0.0  # TopK's AuxK loss weight (Gao et al. use 1/32; 0 turns it off)
     apply_b_dec_to_input: bool = True
 
     def __post_init__(self):
@@ -53,7 +54,8 @@ class SAEConfig:
                 raise SAEError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.d_out is not None and self.d_out < 1:
             raise SAEError(f"d_out must be positive, got {self.d_out}")
-        if min(self.l1_coeff, self.l0_coeff) < 0 or self.bandwidth <= 0 or self.threshold <= 0:
+        coeffs = (self.l1_coeff, self.l0_coeff, self.aux_coeff)
+        if min(coeffs) < 0 or self.bandwidth <= 0 or self.threshold <= 0:
             raise SAEError("coefficients must be >= 0 and threshold / bandwidth > 0")
 
     @property
@@ -112,6 +114,10 @@ class SAE(nn.Module):
 
     def sparsity_loss(self, feats: Tensor, pre: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def aux_loss(self, out: SAEOutput, target: Tensor, dead: Tensor) -> Tensor:
+        """An extra training loss that uses the dead-latent mask (TopK's AuxK); none here."""
+        return out.mse.new_zeros(())
 
     def encode(self, x: Float[Tensor, "*batch d_in"]) -> Float[Tensor, "*batch d_sae"]:
         return self.activation(self.pre_acts(x))

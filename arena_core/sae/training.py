@@ -6,7 +6,9 @@ what a small SAE needs:
   linearly to zero over the last `decay_frac`; the sparsity coefficient also warms up
   (`sparsity_warmup_frac`), so early steps learn to reconstruct before they learn to be sparse;
 - decoder rows are kept at unit norm (gradient component along each row removed before the step,
-  rows renormalised after it) for the ReLU and TopK SAEs and the transcoder;
+  rows renormalised after it) for the ReLU and TopK SAEs and the transcoder; with
+  `unit_norm_decoder=False` they are left free (SAELens's recipe: the decoder-norm-weighted L1
+  then does the constraint's job), and `grad_clip` clips the gradient norm as SAELens does;
 - a latent is *dead* when it has not fired on the last `dead_window` training rows. Every
   `resample_every` steps dead latents are re-initialised on inputs the SAE reconstructs badly:
   rows are drawn with probability ∝ loss², the decoder row becomes the unit residual
@@ -41,6 +43,8 @@ class TrainConfig:
     dead_window: int = 20_000  # rows without a firing before a latent counts as dead
     resample_every: int | None = None  # steps between resamplings (None: never)
     resample_until: float = 0.6  # no resampling after this fraction of training
+    unit_norm_decoder: bool = True  # False: free decoder rows (SAELens's recipe; L1 weights them)
+    grad_clip: float | None = None  # clip the gradient norm at this value (SAELens: 1.0)
     checkpoint: Path | None = None
     checkpoint_every: int = 500
     log_every: int = 25
@@ -48,6 +52,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.n_steps < 1 or self.lr <= 0 or self.dead_window < 1:
             raise SAEError("n_steps, lr and dead_window must be positive")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise SAEError(f"grad_clip must be positive or None, got {self.grad_clip}")
         if not (0 <= self.warmup_frac <= 1 and 0 <= self.decay_frac <= 1):
             raise SAEError("warmup_frac and decay_frac are fractions in [0, 1]")
 
@@ -67,10 +73,10 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     warm = max(1, round(cfg.warmup_frac * cfg.n_steps))
     decay_start = cfg.n_steps - round(cfg.decay_frac * cfg.n_steps)
     up = min(1.0, (step + 1) / warm)
-    down = (
-        1.0 if step < decay_start else max(0.0, (cfg.n_steps - step) / (cfg.n_steps - decay_start))
-    )
-    return up * down
+    decay_len = cfg.n_steps - decay_start
+    if step < decay_start or decay_len == 0:
+        return up
+    return up * max(0.0, (cfg.n_steps - step) / decay_len)
 
 
 def explained_variance(recon: Tensor, target: Tensor) -> float:
@@ -118,7 +124,7 @@ def train_sae(
     """Train `sae` in place on `batches` (tensors, or (input, target) pairs for a transcoder)."""
     opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
-    unit_norm = not isinstance(sae, JumpReluSAE)
+    unit_norm = cfg.unit_norm_decoder and not isinstance(sae, JumpReluSAE)
     since_fired = torch.zeros(sae.cfg.d_sae, dtype=torch.long)
     hist, start = History(), 0
     gen = torch.Generator().manual_seed(seed)
@@ -130,16 +136,20 @@ def train_sae(
         since_fired, hist, start = state["since_fired"], state["history"], state["step"]
     if unit_norm:
         sae.normalize_decoder()
+    dead = since_fired >= cfg.dead_window  # as of the last step (what AuxK trains)
     bar = progress(range(start, cfg.n_steps), desc=desc, total=cfg.n_steps, initial=start)
     for step in bar:
         x, target = _split(next(batches))
         warm = max(1, round(cfg.sparsity_warmup_frac * cfg.n_steps))
         out = sae.run(x, target)
-        loss = out.mse + min(1.0, (step + 1) / warm) * out.sparsity
+        loss = out.mse + min(1.0, step / warm) * out.sparsity  # 0 at step 0, as in SAELens
+        loss = loss + sae.aux_loss(out, x if target is None else target, dead)  # TopK's AuxK
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if unit_norm:
             sae.remove_parallel_grad()
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(sae.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
         if unit_norm:
@@ -154,6 +164,7 @@ def train_sae(
             n = resample_dead(sae, dead, x, target, opt, gen)
             if n:
                 since_fired[dead] = 0
+                dead = since_fired >= cfg.dead_window
                 hist.resampled.append((step + 1, n))
         if step % cfg.log_every == 0 or step == cfg.n_steps - 1:
             with torch.no_grad():

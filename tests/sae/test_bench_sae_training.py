@@ -14,9 +14,12 @@ def test_tiny_benchmark_reports_both_throughputs(capsys):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = mod.main(["--tiny"])
-    assert set(out["tokens_per_s"]) == {"ours", "SAELens"}
+    assert set(out["tokens_per_s"]) == {"ours", "ours (SAELens recipe)", "SAELens"}
     assert all(v > 0 for v in out["tokens_per_s"].values())
     assert out["ratio"] == pytest.approx(
         out["tokens_per_s"]["ours"] / out["tokens_per_s"]["SAELens"]
+    )
+    assert out["ratio_same_recipe"] == pytest.approx(
+        out["tokens_per_s"]["ours (SAELens recipe)"] / out["tokens_per_s"]["SAELens"]
     )
     assert "ours / SAELens" in capsys.readouterr().out

@@ -74,3 +74,27 @@ def test_bad_folders_raise(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(cfg | {"d_sae": 7}))
     with pytest.raises(SAEError, match="shape"):
         load_saelens(tmp_path)
+
+
+def test_transcoder_both_ways(tmp_path):
+    """A transcoder (d_in != d_out) saved by us loads as SAELens's `Transcoder` with the same
+    codes and outputs, and SAELens's own save of it loads back into ours."""
+    from sae_lens.saes.transcoder import Transcoder as TheirTranscoder
+
+    from arena_core.sae import Transcoder
+
+    ours = _randomise(Transcoder(SAEConfig(d_in=9, d_sae=15, d_out=5, apply_b_dec_to_input=False)))
+    save_saelens(ours, tmp_path / "ours", hook_name="blocks.2.ln2.hook_normalized")
+    theirs = sae_lens.SAE.load_from_disk(tmp_path / "ours")
+    assert isinstance(theirs, TheirTranscoder) and theirs.cfg.d_out == 5
+    x = torch.randn(40, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(theirs.encode(x), ours.encode(x), atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(theirs.decode(theirs.encode(x)), ours.decode(ours.encode(x)),
+                                   atol=1e-6, rtol=1e-5)  # fmt: skip
+        assert (ours.encode(x) > 0).any() and (ours.encode(x) == 0).any()
+        theirs.save_model(tmp_path / "theirs")
+        back = load_saelens(tmp_path / "theirs")
+        assert type(back) is Transcoder and back.cfg.out == 5
+        torch.testing.assert_close(back.decode(back.encode(x)), theirs.decode(theirs.encode(x)),
+                                   atol=1e-6, rtol=1e-5)  # fmt: skip
