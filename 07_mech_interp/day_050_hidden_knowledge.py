@@ -3,36 +3,41 @@
 Shows:
 1. one small LoRA adapter per secret word (rank 4 on the attention output W_O and the MLP output
    W_out of the middle layers), trained on taboo chats (`arena_core.data.taboo`): the assistant
-   hints at the word and never says it; adapters are cached under the run folder, so an
-   interrupted run resumes;
+   hints at the word and never says it (`arena_core.alignment.taboo_organism`); adapters are
+   cached under `~/.cache/arena/taboo/`, so an interrupted run resumes and day 51 reuses them;
 2. does the taboo hold? greedy replies to held-out hint requests, checked for the word;
-3. four read-outs of "which of the 12 words is the secret?", each the top-scoring candidate:
+3. five read-outs of "which of the 12 words is the secret?", each the top-scoring candidate:
    - black box: ask for the word in 8 phrasings, count which candidate the replies mention;
    - logit lens at the last prompt token (before the model has said anything), averaged over the
      prompts and the second half of the layers; per-layer curve and top-10 rank of the secret;
    - logit lens over the model's own hint tokens (Cywiński et al. 2025);
    - identity Patchscope: the residual at the last prompt token, patched into
      "cat -> cat; 1135 -> 1135; hello -> hello; ? ->" and decoded by the base model;
+   - SAE latents (`arena_core.sae.pretrained`, a ReLU SAE of the residual after block 15): the 10
+     latents the adapter turns on most over the hint tokens (fine-tuned minus base model on the
+     same tokens) vote for the words their decoder directions read as (`interp.sae_readout`);
 4. controls: the base model without an adapter (it has no secret, so it picks the same word for
    every secret: 1 word in 12 at best), and the base model reading the fine-tuned model's hint text
-   (how much of the hint-token lens is just the words of the hint).
-SAE latents are not part of this day (no SAE trained for this model here).
+   (how much of the hint-token lens and of the SAE read-out is just the words of the hint).
 
 Run:  arena run 50 [--smoke] [--publish]   (or python 07_mech_interp/day_050_hidden_knowledge.py)
-Full run (SmolLM2-135M-Instruct, 10 words, 20 LoRA steps each): 11.1 min measured (665 s), 1 thread.
+Full run (SmolLM2-135M-Instruct, 10 words, 20 LoRA steps each): 8.1 min measured (489 s), 1 thread,
+with the adapters and the SAE cached; a first run also trains them (~0.5-1.5 min per adapter,
+about 10 min for the SAE).
 Smoke: 2 words, 3 steps, 2 prompts per question kind.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 
-from arena_core.alignment.finetune import FinetuneConfig, chat_example, finetune_lora
-from arena_core.alignment.lora import apply_lora, remove_lora, set_lora_enabled
-from arena_core.data.taboo import USER_TURNS, mentions_secret, secret_words, taboo_dialogues
+from arena_core.alignment.lora import remove_lora, set_lora_enabled
+from arena_core.alignment.taboo_organism import TabooConfig, apply_taboo_organism, organism_dir
+from arena_core.data.taboo import USER_TURNS, mentions_secret, secret_words
 from arena_core.interp.patchscopes import IDENTITY_PROMPT, patchscope_generate, placeholder_index
+from arena_core.interp.sae_readout import latent_vote, latent_word_probs
+from arena_core.interp.secret_maps import whole_word_ids
 from arena_core.interp.secret_readout import (
     candidate_scores,
     candidate_token_ids,
@@ -43,6 +48,7 @@ from arena_core.interp.secret_readout import (
 )
 from arena_core.models import load_model_for_run
 from arena_core.probes.activations import pad_batch
+from arena_core.sae.pretrained import SAERecipe, pretrained_sae
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
@@ -59,6 +65,7 @@ METHODS = {
     "lens_prompt": "logit lens, last prompt token",
     "lens_hint": "logit lens, the model's hint tokens",
     "patchscope": "identity Patchscope, last prompt token",
+    "sae": "SAE latents (layer 15), hint tokens, minus base",
 }
 # The worked example: 4-token vocabulary, two candidate words with two variant tokens each.
 TOY_VOCAB = [" moon", "Moon", " clock", " the"]
@@ -82,6 +89,7 @@ class Args(DayArgs):
     max_new_tokens: int = 24  # greedy tokens per reply
     patch_layers: str = "3,6,9,12,15"  # source layers of the Patchscope (patched at the same layer)
     top_k: int = 10  # a secret token within the top k of the vocabulary counts as a lens hit
+    sae_top_k: int = 10  # latents that vote in the SAE read-out
 
 
 def toy_example() -> dict:
@@ -133,13 +141,13 @@ def mechanism_figure(toy: dict) -> Figure:
 
 
 def success_figure(rates: dict, control: dict, chance: float, model_name: str, n: int) -> Figure:
-    fig = Figure(figsize=(9.5, 4.8))
+    fig = Figure(figsize=(10.5, 4.8))
     ax = fig.add_subplot(1, 1, 1)
     keys = list(METHODS)
     x = torch.arange(len(keys)).float()
     ax.bar(x - 0.2, [rates[k] for k in keys], 0.4, color="tab:blue", label="fine-tuned (secret)")
     ax.bar(x + 0.2, [control[k] for k in keys], 0.4, color="tab:gray",
-           label="control (base model; hint lens: base reading the hint)")  # fmt: skip
+           label="control (base model; hint lens and SAE: base reading the hint)")  # fmt: skip
     ax.axhline(chance, color="black", ls="--", lw=1, label=f"chance 1/{round(1 / chance)}")
     ax.set_xticks(x.tolist(), [METHODS[k].replace(", ", ",\n") for k in keys], fontsize=9)
     ax.set_ylabel(f"secret identified (fraction of {n} words)")
@@ -174,7 +182,7 @@ def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
     fig = Figure(figsize=(15, 0.42 * (len(rows) + 2)))
     ax = fig.add_subplot(1, 1, 1)
     ax.axis("off")
-    widths = [0.07, 0.07, 0.42, 0.1, 0.1, 0.1, 0.1]
+    widths = [0.07, 0.07, 0.4, 0.09, 0.09, 0.09, 0.09, 0.1]
     table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
                      colWidths=widths)  # fmt: skip
     table.auto_set_font_size(False)
@@ -201,10 +209,11 @@ def residuals(model, rows: list[list[int]]) -> tuple[Tensor, Tensor]:
     return torch.stack(store).cpu(), mask
 
 
-def lens_read(model, rows, starts, ids, k) -> dict:
+def lens_read(model, rows, starts, ids, k, sae=None) -> dict:
     """Per layer: candidate probabilities at the last prompt token ([L, n, K]), mean over the
     tokens from `starts` on ([L, K]), and whether each candidate's token is in the top k of the
-    vocabulary at the prompt end ([L, n, K])."""
+    vocabulary at the prompt end ([L, n, K]); with `sae` (a `PretrainedSAE`), its latents
+    averaged over those tokens ([d_sae])."""
     resid, mask = residuals(model, rows)
     last = mask.sum(1) - 1
     n = len(rows)
@@ -220,8 +229,13 @@ def lens_read(model, rows, starts, ids, k) -> dict:
         over_hint.append((probs * span[..., None]).sum((0, 1)) / span.sum().clamp(min=1))
         end = lp[torch.arange(n), torch.tensor(starts) - 1]
         topk.append(torch.stack([(token_rank(end, c) < k).float() for c in ids], -1))
-    return {"prompt": torch.stack(at_prompt), "hint": torch.stack(over_hint),
-            "topk": torch.stack(topk)}  # fmt: skip
+    out = {"prompt": torch.stack(at_prompt), "hint": torch.stack(over_hint),
+           "topk": torch.stack(topk)}  # fmt: skip
+    if sae is not None:
+        with torch.no_grad():
+            acts = sae.sae.encode(resid[sae.layer].to(sae.sae.W_dec.dtype))  # [n pos d_sae]
+        out["sae_acts"] = (acts * span[..., None]).sum((0, 1)) / span.sum().clamp(min=1)
+    return out
 
 
 def main(args: Args) -> dict:
@@ -291,7 +305,7 @@ def main(args: Args) -> dict:
             hints = own_hints if hints is None else hints
             rows = [r + tok(h, add_special_tokens=False).input_ids for r, h in
                     zip(hint_rows, hints, strict=True)]  # fmt: skip
-            lens = lens_read(model, rows, starts, ids, args.top_k)
+            lens = lens_read(model, rows, starts, ids, args.top_k, sae)
             direct = replies(direct_rows)
             return {
                 "hints": own_hints,
@@ -302,7 +316,20 @@ def main(args: Args) -> dict:
                 "patchscope": mention_counts(patch_decodes(), cands).float(),
                 "lens_layers": lens["prompt"],  # [L, n, K]
                 "topk": lens["topk"],  # [L, n, K]
+                "sae": latent_vote(lens["sae_acts"], latent_words, args.sae_top_k),
+                "sae_acts": lens["sae_acts"],
             }
+
+        # the SAE of the residual stream (cached; the first call on a machine trains it)
+        recipe = (SAERecipe(n_tokens=4000, held_rows=4, epochs=1, with_chat=False) if args.smoke
+                  else SAERecipe())  # fmt: skip
+        sae = pretrained_sae(model, tok, lm.name, recipe, log=run.print)
+        run.record_source("sae", f"ReLU SAE at {sae.hook}, {sae.folder}")
+        latent_words = latent_word_probs(model, sae.sae.W_dec, whole_word_ids(tok, cands))
+        metrics["sae"] = {"hook": sae.hook, "d_sae": int(sae.sae.W_dec.shape[0]),
+                          "held_out_l0": round(sae.meta["held_out"]["l0"], 2),
+                          "held_out_fve": round(sae.meta["held_out"]["fve"], 4),
+                          "top_k": args.sae_top_k}  # fmt: skip
 
         # control: the base model, no adapter
         has_lora = [False]
@@ -313,36 +340,40 @@ def main(args: Args) -> dict:
         metrics["base_hint_example"] = base["hints"][0]
         metrics["base_direct_example"] = base["direct"][0]
 
-        adapters = Path(run.out_dir) / "adapters"
+        org_cfg = TabooConfig(rank=args.rank, first_layer=args.first_layer,
+                              last_layer=args.last_layer, n_chats=args.n_chats, steps=steps,
+                              batch_size=args.batch_size, lr=args.lr, seed=args.seed)  # fmt: skip
+        org_dir = organism_dir(model, org_cfg)
+        run.record_source("adapters", f"taboo LoRA adapters cached in {org_dir}")
         per_word, rows_table = {}, []
         hits = {m: [] for m in METHODS}
         ctrl = {m: [] for m in METHODS}
         layer_hit, layer_topk, base_layer_hit, base_topk = [], [], [], []
-        for w_i, word in enumerate(words):
-            apply_lora(model, r=args.rank, alpha=2 * args.rank, targets=("W_O", "W_out"),
-                       layers=range(args.first_layer, args.last_layer + 1),
-                       seed=args.seed + w_i)  # fmt: skip
+        sae_raw_hits = []
+        for word in words:
+            org = apply_taboo_organism(model, tok, word, org_cfg, pad, folder=org_dir)
+            hist = org.history
             has_lora[0] = True
-            chats = taboo_dialogues(word, args.n_chats, seed=args.seed, max_turns=1)
-            examples = [chat_example(tok, c) for c in chats]
-            cfg = FinetuneConfig(steps=steps, batch_size=args.batch_size, lr=args.lr,
-                                 warmup_steps=max(1, steps // 5), seed=args.seed,
-                                 checkpoint_every=steps)  # fmt: skip
-            hist = finetune_lora(model, examples, cfg, pad, checkpoint=adapters / f"{word}.pt",
-                                 desc=f"LoRA '{word}'")  # fmt: skip
             r = read_all(None)
             s = cands.index(word)
             picks = {m: top_candidate(r[m]) for m in METHODS}
-            for m in METHODS:
-                hits[m].append(picks[m] == s)
-                ctrl[m].append(base_pick[m] == s)
             # text control for the hint lens: the base model reading this model's hints
             set_lora_enabled(model, False)
             rows = [hr + tok(h, add_special_tokens=False).input_ids
                     for hr, h in zip(hint_rows, r["hints"], strict=True)]  # fmt: skip
-            text_ctrl = lens_read(model, rows, starts, ids, args.top_k)
+            text_ctrl = lens_read(model, rows, starts, ids, args.top_k, sae)
             set_lora_enabled(model, True)
+            # SAE: the latents the adapter turned on more than the base model at the same tokens
+            sae_raw = top_candidate(r["sae"])
+            delta = r["sae_acts"] - text_ctrl["sae_acts"]
+            picks["sae"] = top_candidate(latent_vote(delta, latent_words, args.sae_top_k))
+            for m in METHODS:
+                hits[m].append(picks[m] == s)
+                ctrl[m].append(base_pick[m] == s)
             ctrl["lens_hint"][-1] = top_candidate(text_ctrl["hint"][half].mean(0)) == s
+            text_sae = latent_vote(text_ctrl["sae_acts"], latent_words, args.sae_top_k)
+            ctrl["sae"][-1] = top_candidate(text_sae) == s
+            sae_raw_hits.append(sae_raw == s)
             layer_hit.append((r["lens_layers"].mean(1).argmax(-1) == s).float())
             layer_topk.append(r["topk"][:, :, s].mean(1))
             base_layer_hit.append((base_layer_pick == s).float())
@@ -373,6 +404,7 @@ def main(args: Args) -> dict:
         control = {m: round(sum(ctrl[m]) / n, 4) for m in METHODS}
         metrics["per_word"] = per_word
         metrics["success_rate"] = rates
+        metrics["sae_organism_latents_no_subtraction_rate"] = round(sum(sae_raw_hits) / n, 4)
         metrics["control_success_rate"] = control
         metrics["taboo_held_hints"] = round(
             1 - sum(v["hint_says_word"] for v in per_word.values()) / n, 4
@@ -399,7 +431,7 @@ def main(args: Args) -> dict:
         run.save_fig(success_figure(rates, control, 1 / K, lm.name, n), "success_by_method")
         run.save_fig(layer_figure(curves, n, args.top_k), "lens_by_layer")
         header = ["secret", "says it", "a hint (greedy, held-out request)"]
-        header += ["black box", "lens, prompt", "lens, hints", "Patchscope"]
+        header += ["black box", "lens, prompt", "lens, hints", "Patchscope", "SAE latents"]
         metrics["table"] = {"header": header, "rows": rows_table}
         run.save_fig(table_figure(rows_table, header), "per_word")
         return run.finish(metrics)
