@@ -27,7 +27,7 @@ about 10 min for the SAE).
 Smoke: 2 words, 3 steps, 2 prompts per question kind.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from matplotlib.figure import Figure
@@ -65,7 +65,7 @@ METHODS = {
     "lens_prompt": "logit lens, last prompt token",
     "lens_hint": "logit lens, the model's hint tokens",
     "patchscope": "identity Patchscope, last prompt token",
-    "sae": "SAE latents (layer 15), hint tokens, minus base",
+    "sae": "SAE latents, hint tokens, minus base",
 }
 # The worked example: 4-token vocabulary, two candidate words with two variant tokens each.
 TOY_VOCAB = [" moon", "Moon", " clock", " the"]
@@ -90,6 +90,7 @@ class Args(DayArgs):
     patch_layers: str = "3,6,9,12,15"  # source layers of the Patchscope (patched at the same layer)
     top_k: int = 10  # a secret token within the top k of the vocabulary counts as a lens hit
     sae_top_k: int = 10  # latents that vote in the SAE read-out
+    sae_layer: int = 15  # the SAE reads the residual after this block (trained once, cached)
 
 
 def toy_example() -> dict:
@@ -323,6 +324,7 @@ def main(args: Args) -> dict:
         # the SAE of the residual stream (cached; the first call on a machine trains it)
         recipe = (SAERecipe(n_tokens=4000, held_rows=4, epochs=1, with_chat=False) if args.smoke
                   else SAERecipe())  # fmt: skip
+        recipe = replace(recipe, layer=args.sae_layer)
         sae = pretrained_sae(model, tok, lm.name, recipe, log=run.print)
         run.record_source("sae", f"ReLU SAE at {sae.hook}, {sae.folder}")
         latent_words = latent_word_probs(model, sae.sae.W_dec, whole_word_ids(tok, cands))
