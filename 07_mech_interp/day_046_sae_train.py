@@ -234,7 +234,7 @@ def main(args: Args) -> dict:
         rows = token_rows(tok, n_train_rows + eval_rows, args.seq_len)
         train_rows, held = rows[:n_train_rows], rows[n_train_rows:]
         run.record_source("data", f"Shakespeare (arena_core.data.shakespeare), "
-                          f"{len(rows)} rows of {args.seq_len} SmolLM2 tokens")  # fmt: skip
+                          f"{len(rows)} rows of {args.seq_len} {lm.name} tokens")  # fmt: skip
         metrics: dict = {"hook": hook, "d_model": d}
         sink = sink_stats(model, held[:4], hook)
         metrics["sink"] = sink
