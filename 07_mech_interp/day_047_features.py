@@ -20,6 +20,8 @@ An API explainer is used instead when OPENAI_API_KEY or ANTHROPIC_API_KEY is set
 Smoke: the small smoke SAE, 36 rows, 6 latents, 4+4 held-out contexts.
 """
 
+import textwrap
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -62,7 +64,8 @@ CONDITIONS = {
     "other": "another latent's explanation",
     "generic": f"generic: '{GENERIC_EXPLANATION}'",
 }
-COLOURS = {"own": "tab:blue", "other": "tab:gray", "generic": "tab:orange", "small": "tab:purple"}
+COLOURS = {"own": "tab:blue", "other": "tab:gray", "generic": "tab:orange", "small": "tab:purple",
+           "tokens": "tab:green"}  # fmt: skip
 SOURCE_COLOURS = {"shakespeare": "#8c6bb1", "python": "#2b8cbe", "facts": "#41ab5d",
                   "chat": "#fd8d3c"}  # fmt: skip
 
@@ -141,29 +144,34 @@ def mechanism_figure(toy: dict, n_explain: int, n_pos: int, n_neg: int) -> Figur
 
 
 def detection_figure(per: dict, conditions: dict, explainer: str, scorer: str, n: tuple) -> Figure:
-    fig = Figure(figsize=(11, 4.6))
+    fig = Figure(figsize=(12, 5.2))
     ax = fig.add_subplot(1, 2, 1)
     data = [[r[c]["auroc"] for r in per.values()] for c in conditions]
-    bins = torch.linspace(0, 1, 21).tolist()
-    for c, d in zip(conditions, data, strict=True):
-        ax.hist(d, bins=bins, histtype="step", lw=2, color=COLOURS[c],
-                label=f"{conditions[c]} (median {torch.tensor(d).median():.2f})")  # fmt: skip
-    ax.axvline(0.5, color="0.5", ls=":", lw=1)
-    ax.set_xlabel(f"detection AUROC of one latent ({n[0]} firing vs {n[1]} silent contexts)")
-    ax.set_ylabel("number of latents")
-    ax.legend(loc="upper left", fontsize=8)
+    gen = torch.Generator().manual_seed(0)
+    for i, (c, d) in enumerate(zip(conditions, data, strict=True)):
+        jitter = (torch.rand(len(d), generator=gen) - 0.5) * 0.3
+        ax.scatter(i + jitter, d, s=16, color=COLOURS[c], alpha=0.75)
+        med = torch.tensor(d).median().item()
+        ax.plot([i - 0.3, i + 0.3], [med, med], color="black", lw=2)
+        ax.text(i + 0.33, med, f"{med:.2f}", va="center", fontsize=8)
+    ax.axhline(0.5, color="0.5", ls=":", lw=1)
+    ax.set_xticks(range(len(conditions)), [textwrap.fill(v, 16) for v in conditions.values()],
+                  fontsize=8)  # fmt: skip
+    ax.set_ylabel(f"detection AUROC per latent ({n[0]} firing vs {n[1]} silent contexts)")
+    ax.set_xlabel("explanation given to the scorer (black bar: median over latents)")
+    ax.set_ylim(-0.02, 1.02)
     ax2 = fig.add_subplot(1, 2, 2)
     own = torch.tensor(data[0])
     for c, d in zip(list(conditions)[1:], data[1:], strict=True):
         ax2.scatter(d, own, s=22, color=COLOURS[c], label=conditions[c], alpha=0.8)
     ax2.plot([0, 1], [0, 1], color="0.5", lw=1, ls="--")
-    ax2.set_xlabel("AUROC with a baseline explanation")
-    ax2.set_ylabel("AUROC with the latent's own explanation")
+    ax2.set_xlabel("AUROC of the same latent with a baseline explanation")
+    ax2.set_ylabel(f"AUROC with its own explanation ({explainer})")
     ax2.set_xlim(-0.02, 1.02)
     ax2.set_ylim(-0.02, 1.02)
-    ax2.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"Do explanations pick out held-out contexts? explainer {explainer}, "
-                 f"scorer {scorer}", fontsize=11)  # fmt: skip
+    ax2.set_aspect("equal")
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    fig.suptitle(f"Do explanations pick out held-out contexts? scorer {scorer}", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -187,7 +195,7 @@ def source_figure(mix: dict, base: dict) -> Figure:
     return fig
 
 
-def dashboard_figure(card: LatentCard) -> Figure:
+def dashboard_figure(card: LatentCard, auc: float) -> Figure:
     """A matplotlib re-draw of one dashboard page: histogram, logit tables, top contexts."""
     fig = Figure(figsize=(12, 7.5))
     gs = fig.add_gridspec(2, 3, height_ratios=[1, 1.5])
@@ -223,10 +231,9 @@ def dashboard_figure(card: LatentCard) -> Figure:
                           bbox={"facecolor": (1, 0.55, 0, alpha), "edgecolor": "none",
                                 "pad": 0.5})  # fmt: skip
             w = txt.get_window_extent(renderer).width / ax.get_window_extent(renderer).width
-            x += w + 0.002
+            x += w
             if x > 0.98:
                 break
-    auc = card.scores.get("AUROC, own explanation", float("nan"))
     fig.suptitle(f"Latent {card.latent}: “{card.explanation}”  (detection AUROC {auc:.2f})",
                  fontsize=11)  # fmt: skip
     fig.tight_layout()
@@ -292,9 +299,11 @@ def main(args: Args) -> dict:
             return rows[c.row][c.start + 1 : c.stop + 1]
 
         # 2. explanations from the explain half
-        example_sets = []
+        example_sets, token_explanations = [], []
         for j in range(n_lat):
             tops = top_contexts(codes[..., j], n_explain, args.before, args.after, explain_rows)
+            peaks = Counter(strs([rows[c.row][c.pos + 1] for c in tops])).most_common(3)
+            token_explanations.append("the tokens " + ", ".join(f'"{flat(t)}"' for t, _ in peaks))
             example_sets.append([flat(mark_tokens(strs(window(c)), c.acts, 0.5 * c.value))
                                  for c in tops])  # fmt: skip
         metrics["explainer_prompt_example"] = example_sets[0][:3]
@@ -334,6 +343,10 @@ def main(args: Args) -> dict:
         if small_explanations is not None:
             given["small"] = small_explanations
             conditions["small"] = f"own explanation, written by {lm.name}"
+        given["tokens"] = token_explanations  # a data-made explanation: can the scorer use any?
+        conditions["tokens"] = "its 3 commonest peak tokens (no LM)"
+        metrics["explanations_tokens"] = dict(zip(map(str, latents), token_explanations,
+                                                  strict=True))  # fmt: skip
         prompts, labels, owner = [], [], []
         ctx_sets = []
         for j in range(n_lat):
@@ -406,9 +419,7 @@ def main(args: Args) -> dict:
             cards.append(LatentCard(
                 latent=lat, density=stats.density[lat].item(), max_act=col.max().item(),
                 explanation=explanations[j], note="random pick",
-                scores={"AUROC, own explanation": per[lat]["own"]["auroc"],
-                        "AUROC, another's": per[lat]["other"]["auroc"],
-                        "AUROC, generic": per[lat]["generic"]["auroc"]},
+                scores={f"AUROC with {v}": per[lat][c]["auroc"] for c, v in conditions.items()},
                 hist_counts=counts.tolist(), hist_edges=edges.tolist(),
                 top_logits=list(zip(strs(lt["top_ids"]), lt["top_values"], strict=True)),
                 bottom_logits=list(zip(strs(lt["bottom_ids"]), lt["bottom_values"], strict=True)),
@@ -429,12 +440,12 @@ def main(args: Args) -> dict:
         index.write_text(index_page(cards, title, intro), encoding="utf-8")
         run.add_file(index)
         metrics["dashboards"] = len(cards)
-        best = max(cards, key=lambda c: (c.scores["AUROC, own explanation"], -c.latent))
+        best = max(cards, key=lambda c: (per[c.latent]["own"]["auroc"], -c.latent))
         metrics["dashboard_figure_latent"] = best.latent
         metrics["logit_effects_shown"] = {
             str(c.latent): {"top": c.top_logits[:5], "bottom": c.bottom_logits[:5]} for c in cards
         }
-        run.save_fig(dashboard_figure(best), "dashboard")
+        run.save_fig(dashboard_figure(best, per[best.latent]["own"]["auroc"]), "dashboard")
         base = {s: metrics["rows_by_source"].get(s, 0) for s in SOURCES}
         metrics["top_context_sources"] = {str(k): v for k, v in mixes.items()}
         run.save_fig(source_figure(mixes, base), "sources")
