@@ -56,13 +56,14 @@ from arena_core.sae.features import (
 )
 from arena_core.sae.pretrained import MASSIVE, SMOKE_RECIPE, SAERecipe, pretrained_sae
 from arena_core.sae.store import token_activations
-from arena_core.utils import DayArgs, Run, run_script
+from arena_core.utils import DayArgs, Run, progress, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
 
 CONDITIONS = {
     "own": "its own explanation",
     "other": "another latent's explanation",
     "generic": f"generic: '{GENERIC_EXPLANATION}'",
+    "tokens": "its 3 commonest peak tokens (no LM)",
 }
 COLOURS = {"own": "tab:blue", "other": "tab:gray", "generic": "tab:orange", "small": "tab:purple",
            "tokens": "tab:green"}  # fmt: skip
@@ -80,7 +81,8 @@ class Args(DayArgs):
     model: str = "smollm2-135m"  # the model whose residual-stream SAE is read
     explainer: str = "qwen2.5-coder-0.5b-instruct"  # LM writing explanations (falls back to
     # smollm2-135m when not installed; SmolLM2's own explanations are then scored as well)
-    scorer: str = "smollm2-135m"  # LM answering the yes/no detection question
+    scorer: str = "qwen2.5-coder-0.5b-instruct"  # LM answering the yes/no question (falls back
+    # to smollm2-135m, which answers at chance even on easy cases)
     n_rows: int = 480  # corpus rows of 128 tokens read (half to explain, half to score)
     n_latents: int = 24  # latents drawn at random from those that can be scored
     n_explain: int = 10  # top contexts the explainer reads
@@ -331,47 +333,45 @@ def main(args: Args) -> dict:
         for lat, e in zip(latents, explanations, strict=True):
             run.print(f"  latent {lat}: {e}")
 
-        # 3. detection on the score half: own, deranged and generic explanations
-        same = args.scorer == args.model or args.smoke
-        sc_lm = lm if same else load_model(args.scorer, run.device)
+        # 3. detection on the score half: own, deranged, generic and peak-token explanations
+        scorer = "smollm2-135m" if args.smoke else args.scorer
+        loaded = {lm.name: lm} | ({} if api is not None else {ex_lm.name: ex_lm})
+        if scorer in loaded:
+            sc_lm = loaded[scorer]
+        else:
+            sc_lm, fallback = load_model_or_fallback(scorer, run.device, log=run.print)
+            if fallback:
+                metrics["scorer_fallback"] = fallback
         run.record_source("scorer", sc_lm.source)
+        metrics["scorer"] = sc_lm.name
         yes, no = answer_ids(sc_lm.tokenizer)
         perm = derangement(n_lat, gen).tolist()
         given = {"own": explanations, "other": [explanations[k] for k in perm],
-                 "generic": [GENERIC_EXPLANATION] * n_lat}  # fmt: skip
+                 "generic": [GENERIC_EXPLANATION] * n_lat,
+                 "tokens": token_explanations}  # fmt: skip
         conditions = dict(CONDITIONS)
-        if small_explanations is not None:
-            given["small"] = small_explanations
-            conditions["small"] = f"own explanation, written by {lm.name}"
-        given["tokens"] = token_explanations  # a data-made explanation: can the scorer use any?
-        conditions["tokens"] = "its 3 commonest peak tokens (no LM)"
         metrics["explanations_tokens"] = dict(zip(map(str, latents), token_explanations,
                                                   strict=True))  # fmt: skip
-        prompts, labels, owner = [], [], []
+        pad = sc_lm.tokenizer.pad_token_id or 0
+        per: dict = {}
         ctx_sets = []
-        for j in range(n_lat):
+        for j, lat in enumerate(progress(latents, desc="detection")):
             pos = quantile_contexts(codes[..., j], n_pos, 5, args.before, args.after, score_rows,
                                     gen)  # fmt: skip
             neg = silent_contexts(codes[..., j], n_neg, args.before + args.after + 1, score_rows,
                                   gen)  # fmt: skip
             ctx_sets.append((pos, neg))
             texts = [flat(tok.decode(window(c))) for c in pos + neg]
-            for cond in conditions:
-                prompts += [detection_prompt(sc_lm.tokenizer, given[cond][j], t) for t in texts]
-                labels += [1] * len(pos) + [0] * len(neg)
-                owner += [(j, cond)] * len(texts)
-        pad = sc_lm.tokenizer.pad_token_id or 0
-        scores = yes_no_scores(sc_lm.model.eval(), prompts, yes, no, pad, args.batch_size)
-        labels_t = torch.tensor(labels)
-        per: dict = {}
-        for j, lat in enumerate(latents):
+            labels = torch.tensor([1] * len(pos) + [0] * len(neg))
             per[lat] = {}
             for cond in conditions:
-                sel = torch.tensor([o == (j, cond) for o in owner])
-                m = detection_metrics(scores[sel], labels_t[sel])
-                per[lat][cond] = {k: round(v, 4) for k, v in m.items()}
+                parts = [detection_prompt(sc_lm.tokenizer, given[cond][j], t) for t in texts]
+                s = yes_no_scores(sc_lm.model.eval(), parts[0][0], [q for _, q in parts], yes, no,
+                                  pad, args.batch_size)  # fmt: skip
+                per[lat][cond] = {k: round(v, 4) for k, v in detection_metrics(s, labels).items()}
+                if j == 0 and cond == "own":
+                    metrics["detection_prompt_example"] = sc_lm.tokenizer.decode(sum(parts[0], []))
         metrics["detection_per_latent"] = {str(k): v for k, v in per.items()}
-        metrics["detection_prompt_example"] = sc_lm.tokenizer.decode(prompts[0])
         summary = {}
         for cond in conditions:
             a = torch.tensor([per[lat][cond]["auroc"] for lat in latents])

@@ -45,8 +45,8 @@ EXPLAIN_ASK = (
 )
 EXPLAIN_PREFILL = "The marked tokens are"
 DETECT_ASK = (
-    'A feature of a language model fires on: {explanation}.\nText: "{context}"\n'
-    "Does the feature fire somewhere in this text? Answer Yes or No."
+    "A feature of a language model fires on: {explanation}.\nDoes it fire somewhere in the "
+    'text below? Answer Yes or No.\nText: "{context}"'
 )
 GENERIC_EXPLANATION = "common words in ordinary text"
 
@@ -146,10 +146,15 @@ def api_explain(example_sets: Sequence[Sequence[str]], model: str | None = None)
     return out
 
 
-def detection_prompt(tokenizer, explanation: str, context: str) -> list[int]:
-    """Token ids of the scorer's question; the next token answers it."""
-    ask = DETECT_ASK.format(explanation=explanation.strip(), context=context.strip())
-    return tokenizer(_chat(tokenizer, ask)).input_ids
+def detection_prompt(tokenizer, explanation: str, context: str) -> tuple[list[int], list[int]]:
+    """Token ids of the scorer's question as (prefix, suffix); the next token answers it.
+
+    The prefix (template, explanation, question) is the same for every context scored against
+    one explanation, so `yes_no_scores` can run it once and reuse its keys and values."""
+    mark = "\x00"
+    ask = DETECT_ASK.format(explanation=explanation.strip(), context=mark)
+    head, tail = _chat(tokenizer, ask).split(mark)
+    return tokenizer(head).input_ids, tokenizer(context.strip() + tail).input_ids
 
 
 def answer_ids(tokenizer, yes: str = "Yes", no: str = "No") -> tuple[int, int]:
@@ -162,20 +167,30 @@ def answer_ids(tokenizer, yes: str = "Yes", no: str = "No") -> tuple[int, int]:
 
 @torch.inference_mode()
 def yes_no_scores(
-    model, prompts: Sequence[Sequence[int]], yes_id: int, no_id: int, pad_id: int,
-    batch_size: int = 32,
+    model, prefix: Sequence[int], suffixes: Sequence[Sequence[int]], yes_id: int, no_id: int,
+    pad_id: int, batch_size: int = 32,
 ) -> Float[Tensor, " n"]:  # fmt: skip
-    """logit(yes) − logit(no) at the last token of each prompt: one forward pass per batch of
-    left-padded prompts (sorted by length so that batches carry little padding)."""
-    if not prompts or any(len(p) == 0 for p in prompts):
-        raise SAEError("need a non-empty list of non-empty prompts")
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    scores = torch.empty(len(prompts))
+    """logit(yes) − logit(no) after `prefix + suffix` for each suffix, not sampled.
+
+    The shared prefix runs once (batch 1) into a `KVCache`; each batch of suffixes then runs on
+    a copy of that cache, left-padded (the padding sits between prefix and suffix and is masked;
+    positions count real tokens only), so each row's last token is in the last column and
+    `last_only=True` gives the answer logits: one forward pass per batch."""
+    from arena_core.transformer.kv_cache import KVCache
+
+    if not prefix or not suffixes or any(len(p) == 0 for p in suffixes):
+        raise SAEError("need a non-empty prefix and a non-empty list of non-empty suffixes")
+    param = next(model.parameters())
+    cache = KVCache.empty(model.cfg, batch=1, device=param.device, dtype=param.dtype)
+    model(torch.tensor([list(prefix)], device=param.device), kv_cache=cache)
+    order = sorted(range(len(suffixes)), key=lambda i: len(suffixes[i]))
+    scores = torch.empty(len(suffixes))
     for i in range(0, len(order), batch_size):
         idx = order[i : i + batch_size]
-        tokens, mask = pad_batch([prompts[j] for j in idx], pad_id, side="left")
-        dev = next(model.parameters()).device
-        logits = model(tokens.to(dev), attention_mask=mask.to(dev), last_only=True)[:, -1]
+        tokens, mask = pad_batch([suffixes[j] for j in idx], pad_id, side="left")
+        rows = cache.select(torch.zeros(len(idx), dtype=torch.long, device=param.device))
+        logits = model(tokens.to(param.device), attention_mask=mask.to(param.device),
+                       kv_cache=rows, last_only=True)[:, -1]  # fmt: skip
         scores[idx] = (logits[:, yes_id] - logits[:, no_id]).float().cpu()
     return scores
 

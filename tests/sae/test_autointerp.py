@@ -1,13 +1,13 @@
 """Auto-interpretation: prompts, the batched yes/no scorer and its metrics.
 
-The scorer is run on a toy "model" whose last-position logits are a lookup table, so the score of
-every prompt is known in advance; the metrics are compared with scikit-learn's
+The scorer (shared prefix in a KV cache, left-padded suffixes) is compared with one unpadded
+forward pass per prompt of HF `LlamaForCausalLM` carrying the same random weights (float64 model;
+scores come back as float32, so 1e-6 is rounding); the metrics with scikit-learn's
 `roc_auc_score`, `accuracy_score` and `balanced_accuracy_score`."""
 
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
-from torch import nn
 
 from arena_core.models import smollm2_tokenizer
 from arena_core.sae import SAEError
@@ -22,36 +22,25 @@ from arena_core.sae.autointerp import (
     mark_tokens,
     yes_no_scores,
 )
+from tests.transformer._refs import hf_llama_pair
 
 YES, NO, PAD = 1, 2, 0
+HF_CFG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+              intermediate_size=48, vocab_size=41, max_position_embeddings=64)  # fmt: skip
 
 
-class TableLM(nn.Module):
-    """logits[b, p] = table[tokens[b, p]]: the answer depends on the last token only. Records the
-    masks it was given so the test can check the left padding."""
-
-    def __init__(self, table: torch.Tensor):
-        super().__init__()
-        self.table = nn.Parameter(table)
-        self.masks = []
-
-    def forward(self, tokens, attention_mask=None, last_only=False):
-        self.masks.append(attention_mask)
-        logits = self.table[tokens]
-        return logits[:, -1:] if last_only else logits
-
-
-def test_yes_no_scores_are_the_known_logit_gaps_in_prompt_order():
-    g = torch.Generator().manual_seed(0)
-    table = torch.randn(20, 6, generator=g)
-    model = TableLM(table)
-    prompts = [[5, 7, 3], [9], [4, 4, 4, 4, 11], [12, 13], [6, 19, 8, 17]]
-    got = yes_no_scores(model, prompts, YES, NO, PAD, batch_size=2)
-    want = torch.tensor([table[p[-1], YES] - table[p[-1], NO] for p in prompts])
-    assert torch.allclose(got, want)
-    assert len(model.masks) == 3  # 5 prompts in batches of 2: three forward passes
-    for m in model.masks:  # left padding: each row's real tokens are its last columns
-        assert (m.cumsum(1) > 0).eq(m.bool()).all()
+def test_yes_no_scores_reuse_the_prefix_and_match_hf_llama():
+    # reference: each prompt alone, prefix + suffix in one unpadded forward pass of HF's
+    # LlamaForCausalLM holding the same random weights
+    torch.manual_seed(0)
+    hf, ours = hf_llama_pair(dtype=torch.float64, **HF_CFG)
+    prefix = [5, 7, 3, 9]
+    suffixes = [[11, 2], [9], [4, 4, 4, 4, 11], [12, 13, 30], [6, 19, 8, 17]]
+    got = yes_no_scores(ours, prefix, suffixes, YES, NO, PAD, batch_size=2)
+    for i, suf in enumerate(suffixes):
+        with torch.no_grad():
+            logits = hf(torch.tensor([prefix + suf])).logits[0, -1]
+        assert got[i].item() == pytest.approx((logits[YES] - logits[NO]).item(), abs=1e-6)
 
 
 def test_detection_metrics_match_sklearn():
@@ -83,12 +72,15 @@ def test_marking_and_prompts():
     tok = smollm2_tokenizer()
     yes, no = answer_ids(tok)
     assert tok.decode([yes]) == "Yes" and tok.decode([no]) == "No"
-    text = tok.decode(detection_prompt(tok, "city names", "The city of Paris"))
+    head, tail = detection_prompt(tok, "city names", "The city of Paris")
+    text = tok.decode(head + tail)
+    assert "city names" in tok.decode(head) and "Paris" not in tok.decode(head)
     assert "city names" in text and "The city of Paris" in text
     assert text.endswith("<|im_start|>assistant\n")
 
 
 def test_bad_inputs_raise_sae_errors(monkeypatch):
+    model = hf_llama_pair(**HF_CFG)[1]
     with pytest.raises(SAEError):
         mark_tokens(["a"], [1.0, 2.0], 0.5)
     with pytest.raises(SAEError):
@@ -100,7 +92,9 @@ def test_bad_inputs_raise_sae_errors(monkeypatch):
     with pytest.raises(SAEError):
         detection_metrics(torch.tensor([0.1, 0.2]), torch.tensor([1, 0, 1]))
     with pytest.raises(SAEError):
-        yes_no_scores(TableLM(torch.zeros(3, 3)), [], YES, NO, PAD)
+        yes_no_scores(model, [1], [], YES, NO, PAD)
+    with pytest.raises(SAEError):
+        yes_no_scores(model, [], [[1]], YES, NO, PAD)
     with pytest.raises(SAEError):
         answer_ids(smollm2_tokenizer(), yes="Absolutely yes")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
