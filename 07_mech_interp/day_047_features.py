@@ -10,14 +10,18 @@ Shows, for the ReLU SAE on SmolLM2-135M-Instruct's residual stream after block 1
    rows, peak tokens marked <<like this>>) and writes a phrase; a scorer LM then judges held-out
    contexts from the other half (activating ones drawn across the activation range, and silent
    ones): score = logit("Yes") − logit("No"), one batched forward pass; AUROC per latent;
-4. baselines: the same contexts judged with another latent's explanation (a derangement) and
-   with one generic explanation.
+4. baselines: the same contexts judged with another latent's explanation (a derangement), with
+   one generic explanation, and with a data-made one (the latent's commonest peak tokens); a
+   check of the scorer on hand-written texts whose answers are known.
 
 Run:  arena run 47 [--smoke] [--publish]   (or python 07_mech_interp/day_047_features.py)
-Full run (SAE cached; SmolLM2 explainer and scorer, 480 rows, 32 latents): about N min, 1 thread.
-`--explainer qwen2.5-coder-0.5b-instruct` uses the larger optional model to write explanations.
+Full run (SAE cached; Qwen2.5-Coder-0.5B-Instruct explains and scores, SmolLM2 also explains;
+480 rows, 24 latents, 8+8 held-out contexts each): 16.4 min wall measured (9 min of CPU time),
+1 thread, on a 2-core machine shared with other jobs. Without the optional Qwen weights both
+roles fall back to SmolLM2 (recorded in metrics.json), a weaker scorer: it fails the
+hand-written city check (AUROC 0.41 in the smoke run), so read its detection numbers with care.
 An API explainer is used instead when OPENAI_API_KEY or ANTHROPIC_API_KEY is set.
-Smoke: the small smoke SAE, 36 rows, 6 latents, 4+4 held-out contexts.
+Smoke: the small smoke SAE, SmolLM2 in both roles, 24 rows, 4 latents, 3+3 held-out contexts.
 """
 
 import textwrap
@@ -69,6 +73,21 @@ COLOURS = {"own": "tab:blue", "other": "tab:gray", "generic": "tab:orange", "sma
            "tokens": "tab:green"}  # fmt: skip
 SOURCE_COLOURS = {"shakespeare": "#8c6bb1", "python": "#2b8cbe", "facts": "#41ab5d",
                   "chat": "#fd8d3c"}  # fmt: skip
+
+# A check of the scorer with known answers: 4 texts naming a city, 4 of Python code, 4 neither.
+CHECK_TEXTS = [
+    "The city of Paris is in France.", "We walked across the city of Lyon", "the city of Tokyo "
+    "is large", "They moved to the city of Cairo last year",
+    "def add(a, b):\\n    return a + b", "import json\\nprint(json.dumps(x))",
+    "for i in range(10):\\n    total += i", "class Stack:\\n    def push(self, x):",
+    "To be or not to be, that is the question", "Seventeen is larger than twelve.",
+    "Thou art more lovely and more temperate", "I like to cook pasta on Sundays",
+]  # fmt: skip
+CHECKS = {  # explanation -> which texts are its positives
+    'the phrase "city of" followed by a city name': [1] * 4 + [0] * 8,
+    "Python code": [0] * 4 + [1] * 4 + [0] * 4,
+    "Python code (scored on the city labels)": [1] * 4 + [0] * 8,
+}
 
 # The worked example: scorer outputs logit(Yes) − logit(No) for 3 activating and 3 silent texts.
 TOY_POS = [2.0, 0.5, -0.3]
@@ -353,6 +372,14 @@ def main(args: Args) -> dict:
         metrics["explanations_tokens"] = dict(zip(map(str, latents), token_explanations,
                                                   strict=True))  # fmt: skip
         pad = sc_lm.tokenizer.pad_token_id or 0
+        check = {}
+        for expl, labs in CHECKS.items():
+            parts = [detection_prompt(sc_lm.tokenizer, expl.split(" (")[0], t) for t in CHECK_TEXTS]
+            s = yes_no_scores(sc_lm.model.eval(), parts[0][0], [q for _, q in parts], yes, no, pad)
+            m = detection_metrics(s, torch.tensor(labs))
+            check[expl] = {"auroc": round(m["auroc"], 4), "yes_rate": round(m["yes_rate"], 4)}
+        metrics["scorer_check"] = check
+        run.print(f"  scorer check on hand-written texts: {check}")
         per: dict = {}
         ctx_sets = []
         for j, lat in enumerate(progress(latents, desc="detection")):
