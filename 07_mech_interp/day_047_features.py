@@ -16,8 +16,8 @@ Shows, for the ReLU SAE on SmolLM2-135M-Instruct's residual stream after block 1
 
 Run:  arena run 47 [--smoke] [--publish]   (or python 07_mech_interp/day_047_features.py)
 Full run (SAE cached; Qwen2.5-Coder-0.5B-Instruct explains and scores, SmolLM2 also explains;
-480 rows, 24 latents, 8+8 held-out contexts each): 16.4 min wall measured (9 min of CPU time),
-1 thread, on a 2-core machine shared with other jobs. Without the optional Qwen weights both
+480 rows, 24 latents, 8+8 held-out contexts each): 9.5 min wall measured (9 min of CPU time),
+1 thread, 2 cores. Without the optional Qwen weights both
 roles fall back to SmolLM2 (recorded in metrics.json), a weaker scorer: it fails the
 hand-written city check (AUROC 0.41 in the smoke run), so read its detection numbers with care.
 An API explainer is used instead when OPENAI_API_KEY or ANTHROPIC_API_KEY is set.
@@ -158,8 +158,9 @@ def mechanism_figure(toy: dict, n_explain: int, n_pos: int, n_neg: int) -> Figur
           f"{toy['pairs']}  →  AUROC = {toy['auroc']:.3f}", fontsize=10, ha="left")  # fmt: skip
     label(ax, (0, 1.5), f"answer Yes when s > 0: {toy['accuracy'] * 6:.0f} of 6 right  →  "
           f"accuracy = {toy['accuracy']:.3f}", fontsize=10, ha="left")  # fmt: skip
-    label(ax, (0, 0.6), "baselines: the same contexts with another latent's explanation, and "
-          "with a generic one", fontsize=9.5, ha="left", color="0.35")  # fmt: skip
+    label(ax, (0, 0.6), "baselines: the same contexts with another latent's explanation, a "
+          "generic one, and its commonest peak tokens", fontsize=9.5, ha="left",
+          color="0.35")  # fmt: skip
     finish(ax)
     return fig
 
@@ -187,12 +188,13 @@ def detection_figure(per: dict, conditions: dict, explainer: str, scorer: str, n
         ax2.scatter(d, own, s=22, color=COLOURS[c], label=conditions[c], alpha=0.8)
     ax2.plot([0, 1], [0, 1], color="0.5", lw=1, ls="--")
     ax2.set_xlabel("AUROC of the same latent with a baseline explanation")
-    ax2.set_ylabel(f"AUROC with its own explanation ({explainer})")
+    ax2.set_ylabel("AUROC with its own explanation")
     ax2.set_xlim(-0.02, 1.02)
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_aspect("equal")
     ax2.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
-    fig.suptitle(f"Do explanations pick out held-out contexts? scorer {scorer}", fontsize=11)
+    fig.suptitle(f"Do explanations pick out held-out contexts? explainer {explainer}, scorer "
+                 f"{scorer}", fontsize=11, y=1.0)  # fmt: skip
     fig.tight_layout()
     return fig
 
