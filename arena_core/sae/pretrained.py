@@ -10,14 +10,17 @@ The recipe, as on day 46: residual stream after block `layer`, position 0 of eve
 (the attention sink) and so is any row whose norm is above 10× the median; the SAE trains on the
 activations scaled to mean norm √d_model, and that scale is then folded into its weights, so the
 returned SAE reads and reconstructs *raw* activations. Collection writes to disk chunk by chunk
-and training checkpoints, so an interrupted first call resumes. The folder keeps the corpus rows
-(`rows.json`, with each row's source) for dashboards and `meta.json` with held-out metrics.
+and training checkpoints, so an interrupted first call resumes; a lock file makes a second process
+that asks for the same SAE wait for the first one and then load its result. The folder keeps the
+corpus rows (`rows.json`, with each row's source) for dashboards and `meta.json` with held-out
+metrics.
 """
 
 import hashlib
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -92,10 +95,38 @@ def pretrained_sae(
     key = _key(model, model_name, recipe)
     folder = cache_root() / "saes" / f"{model_name}-L{recipe.layer}-{key}"
     if (folder / "meta.json").exists():
-        meta = json.loads((folder / "meta.json").read_text()) | {"loaded_from_cache": True}
-        rows = json.loads((folder / "rows.json").read_text())
-        corpus = Corpus(rows["rows"], rows["source"], rows["description"])
-        return PretrainedSAE(load_saelens(folder), hook, recipe.layer, folder, meta, corpus)
+        return _load(folder, hook, recipe.layer)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder.with_name(folder.name + ".lock")):  # one trainer per SAE at a time
+        if (folder / "meta.json").exists():  # another process finished it while we waited
+            return _load(folder, hook, recipe.layer)
+        return _train(model, tokenizer, model_name, recipe, hook, folder, log)
+
+
+def _load(folder: Path, hook: str, layer: int) -> PretrainedSAE:
+    meta = json.loads((folder / "meta.json").read_text()) | {"loaded_from_cache": True}
+    rows = json.loads((folder / "rows.json").read_text())
+    corpus = Corpus(rows["rows"], rows["source"], rows["description"])
+    return PretrainedSAE(load_saelens(folder), hook, layer, folder, meta, corpus)
+
+
+@contextmanager
+def _exclusive(lock_path: Path):
+    """An exclusive lock on `lock_path` (POSIX `flock`; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _train(model, tokenizer, model_name, recipe, hook, folder, log) -> PretrainedSAE:
     t0 = time.perf_counter()
     n_train = -(-recipe.n_tokens // (recipe.seq_len - 1))
     corpus = build_corpus(tokenizer, n_train + recipe.held_rows, recipe.seq_len,

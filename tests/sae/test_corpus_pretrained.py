@@ -85,3 +85,23 @@ def test_pretrained_sae_trains_once_then_loads(tok, tmp_path, monkeypatch):
         pretrained_sae(model, tok, "toy", SAERecipe(layer=5))
     with pytest.raises(SAEError):
         SAERecipe(n_tokens=0)
+
+
+def test_two_callers_at_once_train_once(tok, tmp_path, monkeypatch):
+    """A second caller waits on the lock, then loads what the first one trained."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("ARENA_CACHE", str(tmp_path))
+    torch.manual_seed(1)
+    cfg = TransformerConfig(d_model=16, n_layers=2, n_heads=2, d_head=8, d_mlp=32,
+                            d_vocab=len(tok), n_ctx=64)  # fmt: skip
+    model = Llama(cfg).eval()
+    recipe = SAERecipe(layer=0, expansion=2, n_tokens=450, held_rows=2, seq_len=16, epochs=1,
+                       batch=32, with_chat=False)  # fmt: skip
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(pretrained_sae, model, tok, "toy", recipe, lambda *_: None)
+                for _ in range(2)]  # fmt: skip
+        results = [j.result() for j in jobs]
+    assert sorted(r.meta["loaded_from_cache"] for r in results) == [False, True]
+    x = torch.randn(5, 16)
+    torch.testing.assert_close(results[0].sae.encode(x), results[1].sae.encode(x))
