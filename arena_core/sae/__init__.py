@@ -1,4 +1,4 @@
-"""Sparse autoencoders trained here (days 45–48; transcoders for 56–58).
+"""Sparse autoencoders trained here (days 45–50; transcoders for 56–58).
 
 - `base.py` — the shared encode / sparse code / decode module and config;
 - `relu.py` — ReLU + decoder-norm-weighted L1 (Anthropic 2023/24);
@@ -10,7 +10,15 @@
 - `evaluate.py` — L0, explained variance, densities, CE loss recovered;
 - `synthetic.py` — planted sparse features and the mean-max-cosine recovery score;
 - `saelens.py` — SAELens's `cfg.json` + `sae_weights.safetensors` format, both ways;
-- `saelens_train.py` — the same ReLU SAE trained by SAELens's own `SAETrainer` on our batches.
+- `saelens_train.py` — the same ReLU SAE trained by SAELens's own `SAETrainer` on our batches;
+- `corpus.py` — the offline training text (Shakespeare, stdlib Python, templated facts, the
+  model's own chat replies), each row labelled with its source;
+- `pretrained.py` — a residual SAE trained once per model and recipe, then loaded from the cache
+  (the stand-in for SAELens's `from_pretrained`);
+- `features.py`, `dashboard.py`, `autointerp.py` — latent statistics, self-contained HTML
+  dashboards, explanations and the detection score (day 47);
+- `monitor.py`, `interventions.py` — latents as concept monitors, decoder-row steering and
+  latent ablation (day 48).
 """
 
 from arena_core.sae.base import SAE, SAEConfig, SAEError
