@@ -308,9 +308,9 @@ def main(args: Args) -> dict:
         keys = ("l0", "fve", "recovered_vs_mean", "tokens_per_s")
         metrics["ours_over_saelens"] = {k: round(a[k] / b[k], 3) for k in keys if b[k]}
         metrics["twin_over_saelens"] = {k: round(t[k] / b[k], 3) for k in keys if b[k]}
-        matched = fve_at_l0(metrics["l1_sweep"], b["l0"])
-        metrics["ours_fve_at_saelens_l0"] = None if matched is None else round(matched, 4)
+        matched = fve_at_l0(metrics["l1_sweep"], b["l0"])  # None: SAELens's L0 outside the sweep
         if matched is not None:
+            metrics["ours_fve_at_saelens_l0"] = round(matched, 4)
             metrics["ours_over_saelens_fve_at_matched_l0"] = round(matched / b["fve"], 4)
         metrics["ce_norm_cap"] = round(max_norm, 1)
         run.save_fig(curves_figure(hists, args.batch), "training_curves")
