@@ -16,9 +16,10 @@ Shows, for the ReLU SAE on SmolLM2-135M-Instruct's residual stream after block 1
 
 Run:  arena run 47 [--smoke] [--publish]   (or python 07_mech_interp/day_047_features.py)
 Full run (SAE cached; Qwen2.5-Coder-0.5B-Instruct explains and scores, SmolLM2 also explains;
-480 rows, 24 latents, 8+8 held-out contexts each): 9.5 min wall measured (9 min of CPU time),
-1 thread, 2 cores. Without the optional Qwen weights both
-roles fall back to SmolLM2 (recorded in metrics.json), a weaker scorer: it fails the
+480 rows, 24 latents, 8+8 held-out contexts each): about 10 min, 1 thread (the published run:
+596 s wall, 532 s of CPU time). The first call ever also trains the SAE (~10 min). Without the
+optional Qwen weights both roles fall back to SmolLM2 (recorded in metrics.json), a weaker
+scorer: it fails the
 hand-written city check (AUROC 0.41 in the smoke run), so read its detection numbers with care.
 An API explainer is used instead when OPENAI_API_KEY or ANTHROPIC_API_KEY is set.
 Smoke: the small smoke SAE, SmolLM2 in both roles, 24 rows, 4 latents, 3+3 held-out contexts.

@@ -22,7 +22,7 @@ code, French vs English; `arena_core.data.concepts`, split by template):
 Run:  arena run 48 [--smoke] [--publish]   (or python 07_mech_interp/day_048_monitor.py)
 Full run (SmolLM2-135M-Instruct, SAE loaded from the cache): about 10 min on 2 cores, 1 thread
 (measured 8.8 and 9.9 min wall, about 4.7 min of CPU time). The first call ever trains the SAE
-(6–8 min more).
+(~10 min more).
 Smoke: the small SAE recipe (trains in ~10 s), 24 texts per split, 2 steering strengths.
 The worked example of the post (a latent's AUROC and an ablation by hand) is computed below.
 """
