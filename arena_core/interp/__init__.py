@@ -15,6 +15,8 @@ One concept per file; import from the submodule (`from arena_core.interp.logit_l
 - `circuits`    — QK and OV circuits, composition scores
 - `neurons`     — max-activating examples and logit effects of MLP neurons
 - `patchscopes` — a hidden state patched into an inspection prompt and decoded (day 49)
+- `ioi`         — the IOI metric: logit[IO] − logit[S] at the last token, P(IO), accuracy,
+                  summaries by template and order (days 52–58)
 
 Nothing heavy is imported here (TransformerLens takes ~4 s to import).
 """
