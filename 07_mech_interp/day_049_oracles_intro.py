@@ -40,6 +40,7 @@ from arena_core.probes.activations import extract_activations, tokenize
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label, matrix
+from arena_core.utils.figures import text_table
 
 Tensor = torch.Tensor
 
@@ -144,17 +145,8 @@ def sweep_figure(curves: dict, no_patch: dict, model_name: str, n: int) -> Figur
 def examples_figure(rows: list[list[str]], header: list[str]) -> Figure:
     fig = Figure(figsize=(13, 0.36 * (len(rows) + 2)))
     ax = fig.add_subplot(1, 1, 1)
-    ax.axis("off")
     widths = [0.16, 0.14, 0.14, 0.12, 0.12, 0.16, 0.16]
-    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
-                     colWidths=widths[: len(header)])  # fmt: skip
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.scale(1, 1.35)
-    for (i, _), cell in table.get_celld().items():
-        if i == 0:
-            cell.set_text_props(weight="bold")
-            cell.set_facecolor("0.9")
+    text_table(ax, rows, header, widths, fontsize=9, row_scale=1.35)
     ax.set_title("Example decodes: the generated text up to the first ';'", fontsize=11)
     fig.tight_layout()
     return fig

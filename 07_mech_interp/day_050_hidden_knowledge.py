@@ -52,6 +52,7 @@ from arena_core.sae.pretrained import SAERecipe, pretrained_sae
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
+from arena_core.utils.figures import text_table
 
 Tensor = torch.Tensor
 
@@ -182,17 +183,7 @@ def layer_figure(curves: dict, n: int, k: int) -> Figure:
 def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
     fig = Figure(figsize=(15, 0.42 * (len(rows) + 2)))
     ax = fig.add_subplot(1, 1, 1)
-    ax.axis("off")
-    widths = [0.07, 0.07, 0.4, 0.09, 0.09, 0.09, 0.09, 0.1]
-    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
-                     colWidths=widths)  # fmt: skip
-    table.auto_set_font_size(False)
-    table.set_fontsize(8.5)
-    table.scale(1, 1.3)
-    for (i, _), cell in table.get_celld().items():
-        if i == 0:
-            cell.set_text_props(weight="bold")
-            cell.set_facecolor("0.9")
+    text_table(ax, rows, header, [0.07, 0.07, 0.4, 0.09, 0.09, 0.09, 0.09, 0.1])
     ax.set_title("Per word: the taboo, a hint, and each read-out's top candidate", fontsize=11)
     fig.tight_layout()
     return fig

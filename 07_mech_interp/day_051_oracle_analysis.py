@@ -52,6 +52,7 @@ from arena_core.models import load_model_for_run
 from arena_core.transformer.generate import generate
 from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
+from arena_core.utils.figures import text_table
 
 Tensor = torch.Tensor
 
@@ -191,19 +192,10 @@ def diff_figure(curves: dict, chance: float, first: int) -> Figure:
 def table_figure(rows: list[list[str]], header: list[str]) -> Figure:
     fig = Figure(figsize=(16, 0.3 * (len(rows) + 2) + 0.3))
     ax = fig.add_subplot(1, 1, 1)
-    ax.axis("off")
-    widths = [0.06, 0.45, 0.08, 0.1, 0.09, 0.1, 0.08]
-    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
-                     colWidths=widths)  # fmt: skip
-    table.auto_set_font_size(False)
-    table.set_fontsize(8.5)
-    table.scale(1, 1.3)
+    table = text_table(ax, rows, header, [0.06, 0.45, 0.08, 0.1, 0.09, 0.1, 0.08])
     for (i, j), cell in table.get_celld().items():
         cell.PAD = 0.03  # matplotlib pads by a fraction of the width: small for the wide column
-        if i == 0:
-            cell.set_text_props(weight="bold")
-            cell.set_facecolor("0.9")
-        elif j >= 2:
+        if i > 0 and j >= 2:
             ok = cell.get_text().get_text() == rows[i - 1][0]
             cell.set_facecolor("#d9f0d3" if ok else "#f6d5d5")
     ax.set_title("Per word: the hint and each read-out's top candidate (green: the secret)",

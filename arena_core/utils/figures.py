@@ -71,3 +71,20 @@ def save_fig(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
 
         plt.close(fig)
     return path
+
+
+def text_table(ax, rows: list, header: list, widths: list | None = None,
+               fontsize: float | int = 8.5, row_scale: float | int = 1.3):  # fmt: skip
+    """A left-aligned text table on `ax` (axis hidden) with a bold grey header row; returns the
+    matplotlib `Table` so a caller can colour cells further."""
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="left",
+                     colWidths=None if widths is None else widths[: len(header)])  # fmt: skip
+    table.auto_set_font_size(False)
+    table.set_fontsize(fontsize)
+    table.scale(1, row_scale)
+    for (i, _), cell in table.get_celld().items():
+        if i == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("0.9")
+    return table
