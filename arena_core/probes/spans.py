@@ -11,7 +11,7 @@ same reply after a different prefix (`chat_rows` builds prefix + reply token lis
 Used by day 40 (coup probes on synthetic and on-policy replies).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -50,6 +50,35 @@ def _check_spans(rows: list[list[int]], spans: Sequence[tuple[int, int]]) -> Non
             )
 
 
+def span_batches(
+    model: torch.nn.Module,
+    rows: list[list[int]],
+    spans: Sequence[tuple[int, int]],
+    hooks: list[str],
+    batch_size: int,
+    pad_id: int,
+    desc: str,
+    make_hook: Callable[[Tensor], Callable] | None = None,
+) -> Iterator[tuple[slice, dict[str, Tensor], Int[Tensor, "batch pos"]]]:
+    """Run `rows` in left-padded batches; yield `(rows_at, {hook: [b pos d]}, span mask [b pos])`.
+
+    The forward pass stops after the deepest hook. `make_hook(mask)`, if given, builds a hook that
+    runs at `hooks[0]` before the activations are read (an intervened model). Checks are the
+    caller's (`_check_spans`)."""
+    device = next(model.parameters()).device
+    stop = _stop_hook_name(model, hooks)
+    starts = range(0, len(rows), batch_size)
+    for b0 in progress(starts, desc=desc, total=len(starts)):
+        batch = rows[b0 : b0 + batch_size]
+        tokens, mask = pad_batch(batch, pad_id, "left")
+        s = torch.tensor([sp[0] for sp in spans[b0 : b0 + batch_size]])
+        e = torch.tensor([sp[1] for sp in spans[b0 : b0 + batch_size]])
+        if make_hook is not None:
+            model.add_hook(hooks[0], make_hook(mask))  # first in line; _run_batch removes it
+        got = _run_batch(model, tokens.to(device), mask.to(device), hooks, stop)
+        yield slice(b0, b0 + len(batch)), got, span_mask(mask, s, e)
+
+
 def extract_span_means(
     model: torch.nn.Module,
     rows: Sequence[Sequence[int]],
@@ -69,22 +98,13 @@ def extract_span_means(
         raise ActivationSpecError(f"batch_size must be >= 1, got {batch_size}")
     rows = [[int(t) for t in r] for r in rows]
     _check_spans(rows, spans)
-    device = next(model.parameters()).device
     widths = _hook_widths(model, hooks)
     out = {h: torch.empty((len(rows), widths[h]), dtype=dtype) for h in hooks}
-    stop = _stop_hook_name(model, hooks)
-    starts = range(0, len(rows), batch_size)
-    for b0 in progress(starts, desc=desc, total=len(starts)):
-        batch = rows[b0 : b0 + batch_size]
-        tokens, mask = pad_batch(batch, pad_id, "left")
-        s = torch.tensor([sp[0] for sp in spans[b0 : b0 + batch_size]])
-        e = torch.tensor([sp[1] for sp in spans[b0 : b0 + batch_size]])
-        weights = span_mask(mask, s, e).to(device)
-        got = _run_batch(model, tokens.to(device), mask.to(device), hooks, stop)
+    for rows_at, got, weights in span_batches(model, rows, spans, hooks, batch_size, pad_id, desc):
         for h in hooks:
-            w = weights.to(got[h].dtype)[..., None]
+            w = weights.to(got[h].device, got[h].dtype)[..., None]
             mean = (got[h] * w).sum(dim=1) / w.sum(dim=1)
-            out[h][b0 : b0 + len(batch)] = mean.to("cpu", dtype)
+            out[h][rows_at] = mean.to("cpu", dtype)
     return out
 
 

@@ -28,10 +28,8 @@ import torch
 from jaxtyping import Float, Shaped
 from torch import Tensor
 
-from arena_core.probes.activations import _run_batch, _stop_hook_name, pad_batch
-from arena_core.probes.spans import _check_spans, span_mask
+from arena_core.probes.spans import _check_spans, span_batches
 from arena_core.sae.base import SAE, SAEError
-from arena_core.utils.progress import progress
 
 
 @dataclass
@@ -78,29 +76,21 @@ def pooled_codes(
     resid, codes = torch.empty(len(rows), d), torch.empty(len(rows), m)
     fired, n_tokens = torch.zeros(m), 0
     extra = {h: torch.empty(len(rows), d) for h in read_hooks}
-    stop = _stop_hook_name(model, [hook, *read_hooks])
-    device = next(model.parameters()).device
-    starts = range(0, len(rows), batch_size)
-    for b0 in progress(starts, desc=desc, total=len(starts)):
-        batch = rows[b0 : b0 + batch_size]
-        tokens, mask = pad_batch(batch, pad_id, "left")
-        s = torch.tensor([sp[0] for sp in spans[b0 : b0 + batch_size]])
-        e = torch.tensor([sp[1] for sp in spans[b0 : b0 + batch_size]])
-        keep = span_mask(mask, s, e).bool()
-        if make_hook is not None:
-            model.add_hook(hook, make_hook(mask))  # first in line; _run_batch removes it after
-        got = _run_batch(model, tokens.to(device), mask.to(device), [hook, *read_hooks], stop)
+    hooks = [hook, *read_hooks]
+    batches = span_batches(model, rows, spans, hooks, batch_size, pad_id, desc, make_hook)
+    for rows_at, got, keep in batches:
         x = got[hook].float().cpu()
+        keep = keep.bool()
         norms = x.norm(dim=-1)
         keep &= norms <= massive * norms[keep].median()
         if bool((keep.sum(1) == 0).any()):
             raise SAEError("a text has no token left to pool after dropping outliers")
         f = sae.encode(x.to(sae.W_enc.dtype)).float()
         w = keep.float()[..., None]
-        resid[b0 : b0 + len(batch)] = (x * w).sum(1) / w.sum(1)
-        codes[b0 : b0 + len(batch)] = (f * w).sum(1) / w.sum(1)
+        resid[rows_at] = (x * w).sum(1) / w.sum(1)
+        codes[rows_at] = (f * w).sum(1) / w.sum(1)
         for h in read_hooks:
-            extra[h][b0 : b0 + len(batch)] = (got[h].float().cpu() * w).sum(1) / w.sum(1)
+            extra[h][rows_at] = (got[h].float().cpu() * w).sum(1) / w.sum(1)
         fired += ((f > 0) & keep[..., None]).sum((0, 1)).float()
         n_tokens += int(keep.sum())
     return PooledCodes(resid, codes, fired, n_tokens, extra)
