@@ -1,4 +1,6 @@
-"""Gradients between SAE latents across layers: which upstream latent drives which downstream one (56).
+"""Gradients between SAE latents across layers: which upstream latent drives which one downstream.
+
+Day 56.
 
 Put an SAE at the residual stream after block L1 ("up") and another after block L2 > L1 ("down").
 Hold a prompt fixed and look at the map from the up latents' activations f to the down latents:
@@ -290,8 +292,10 @@ def perturbation_effects(
     the linear prediction. Every (prompt, up latent) copy runs in one batched forward pass."""
     if jacobian is None:
         with torch.enable_grad():
-            jacobian = latent_jacobian(model, tokens, sae_up, layer_up, sae_down, layer_down,
-                                       up_latents, down_latents, at_pos, attention_mask, pre)  # fmt: skip
+            jacobian = latent_jacobian(
+                model, tokens, sae_up, layer_up, sae_down, layer_down,
+                up_latents, down_latents, at_pos, attention_mask, pre,
+            )  # fmt: skip
     q = jacobian.down_pos
     batch, k_up = len(q), len(up_latents)
     rows = torch.arange(batch)
