@@ -8,16 +8,18 @@ Shows:
    token → latent variants;
 2. how good that linearisation is: each up latent is really scaled by 0.9 or ablated (one batched
    forward pass) and the measured change of every down latent is set against gradient × Δf;
-3. a transcoder (MLP input → output) and an SAE on the MLP output of block 18, same width, L1
-   coefficient, data and steps: held-out FVE, L0, dead fraction and CE loss recovered when the
-   MLP's output is replaced (`arena_core.sae.transcoder_circuits`);
+3. a transcoder (MLP input → output) and an SAE on the MLP output of block 18, same width, data
+   and steps: a TopK pair at the same L0 (the matched budget) and a ReLU + L1 pair at the same L1
+   coefficient; held-out FVE, L0, dead fraction and CE loss recovered when the MLP's output is
+   replaced (`arena_core.sae.transcoder_circuits`);
 4. why transcoders help circuits: the connection from an upstream latent (a block-15 SAE decoder
    row, carried into the MLP's normalised input) to a transcoder latent is one virtual weight for
    every token, while the same connection to an output-SAE latent passes through the MLP's SiLU
-   gate and changes from token to token (its spread over 256 held-out tokens).
+   gate and changes from token to token (its spread over 256 held-out tokens; TopK pair).
 
 Run:  arena run 56 [--smoke] [--publish]   (or python 07_mech_interp/day_056_sae_circuits.py)
-Full run (SmolLM2-135M-Instruct, SAEs cached): about 6 min on 2 cores, 1 thread. The first run
+Full run (SmolLM2-135M-Instruct, SAEs cached): about 10 min on 2 cores, 1 thread (four small
+dictionaries trained in it, about 1.5 min each). The first run
 also trains the block-20 SAE (about 7 min, cached afterwards in ~/.cache/arena/saes/).
 Smoke: the smoke SAE recipe at both layers, 2 prompts of 12 tokens, tiny dictionaries.
 The mechanism diagram shows the chain decode → model layers → encode and the transcoder's linear
@@ -73,7 +75,8 @@ class Args(DayArgs):
     scale: float = 0.9  # the small intervention: f_i -> scale * f_i
     dict_tokens: int = 40_000  # MLP (input, output) pairs for the transcoder and the SAE
     dict_expansion: int = 4  # width = expansion x d_model for both
-    dict_l1: float = 1.0  # L1 coefficient on activations scaled to mean norm sqrt(d)
+    dict_k: int = 32  # L0 of the TopK transcoder and TopK SAE (the matched budget)
+    dict_l1: float = 1.0  # L1 coefficient of the ReLU pair, on activations scaled to norm sqrt(d)
     dict_epochs: int = 2
     n_var_tokens: int = 256  # held-out tokens for the Jacobian-variance comparison
 
@@ -89,12 +92,16 @@ def toy_example() -> dict:
     return out
 
 
+def left_label(ax, xy, text: str, **kwargs) -> None:
+    label(ax, xy, text, ha="left", **kwargs)
+
+
 def mechanism_figure(toy: dict, layers: tuple[int, int, int]) -> Figure:
     up, down, mlp = layers
     fig, ax = canvas(15.5, 8.2, scale=0.72)
     ax.text(7.75, 7.75, "Two ways to connect latents across a model", ha="center", fontsize=12.5)
-    label(ax, (0.2, 6.9), f"SAE → SAE (part 1): a gradient through the real layers {up + 1}–{down}",
-          fontsize=10.5, fontweight="bold")  # fmt: skip
+    left_label(ax, (0.2, 6.9), "SAE → SAE (part 1): a gradient through the real layers "
+               f"{up + 1}–{down}", fontsize=10.5, fontweight="bold")  # fmt: skip
     y = 5.3
     box(ax, (0.2, y), f"up latents f\n(SAE after block {up})", 2.6, 1.2, "input")
     arrow(ax, (2.85, y + 0.6), (3.55, y + 0.6))
@@ -104,9 +111,9 @@ def mechanism_figure(toy: dict, layers: tuple[int, int, int]) -> Figure:
         "highlight")  # fmt: skip
     arrow(ax, (10.45, y + 0.6), (11.15, y + 0.6))
     box(ax, (11.2, y), f"encode: down latents g\n(SAE after block {down})", 3.2, 1.2, "output")
-    label(ax, (0.2, 4.55), "J[j, i] = ∂g_j / ∂f_i  — differs per prompt and position; "
+    left_label(ax, (0.2, 4.55), "J[j, i] = ∂g_j / ∂f_i  — differs per prompt and position; "
           "Δg ≈ J Δf only near the real f", fontsize=10)  # fmt: skip
-    label(ax, (0.2, 3.6), f"transcoder (part 2): the MLP of block {mlp} replaced by a sparse "
+    left_label(ax, (0.2, 3.6), f"transcoder (part 2): the MLP of block {mlp} replaced by a sparse "
           "linear-in-output map", fontsize=10.5, fontweight="bold")  # fmt: skip
     y = 2.0
     box(ax, (0.2, y), "upstream direction u\n(W_dec row)", 2.6, 1.2, "input")
@@ -119,10 +126,10 @@ def mechanism_figure(toy: dict, layers: tuple[int, int, int]) -> Figure:
     arrow(ax, (6.65, y + 0.15), (11.15, y + 0.35), curve=0.25)
     r1 = toy["through_relu_both_on"]["grad"]
     r2 = toy["through_relu_second_off"]["grad"]
-    label(ax, (0.2, 0.9), f"toy: d = {TOY_D}, e = {TOY_E}.  Linear path: d·e = "
+    left_label(ax, (0.2, 0.9), f"toy: d = {TOY_D}, e = {TOY_E}.  Linear path: d·e = "
           f"{toy['virtual_weight']:g} for every input.  Through a ReLU 'MLP': {r1:g} at x = "
           f"{TOY_X['both on']}, {r2:g} at x = {TOY_X['second off']}.", fontsize=9.5)  # fmt: skip
-    label(ax, (0.2, 0.3), "(an SAE on the MLP output sees the second kind: its connection to "
+    left_label(ax, (0.2, 0.3), "(an SAE on the MLP output sees the second kind: its connection to "
           "upstream latents goes through the MLP's gate)", fontsize=9.5)  # fmt: skip
     finish(ax)
     return fig
@@ -183,19 +190,22 @@ def variants_figure(logit_rows, token_rows, token_title) -> Figure:
     return fig
 
 
-def dict_figure(rows: dict) -> Figure:
-    fig = Figure(figsize=(12, 4.4))
-    keys = [("fve", "FVE of the MLP output"), ("l0", "L0"), ("dead_fraction", "dead fraction"),
+def dict_figure(rows: dict, k: int, l1: float) -> Figure:
+    fig = Figure(figsize=(13, 4.8))
+    keys = [("fve", "FVE of the MLP output"), ("l0", "L0 (latents per token)"),
+            ("dead_fraction", "dead fraction (held-out)"),
             ("ce_recovered_vs_mean", "CE recovered vs mean-ablating the MLP")]  # fmt: skip
-    for k, (key, title) in enumerate(keys):
-        ax = fig.add_subplot(1, 4, k + 1)
-        vals = [rows[n][key] for n in rows]
-        ax.bar(range(len(vals)), vals, color=["tab:green", "tab:purple"])
-        ax.set_xticks(range(len(vals)), list(rows), fontsize=9)
+    colours = ["tab:green", "tab:purple", "yellowgreen", "plum"]
+    for n, (key, title) in enumerate(keys):
+        ax = fig.add_subplot(1, 4, n + 1)
+        vals = [rows[name][key] for name in rows]
+        ax.bar(range(len(vals)), vals, color=colours[: len(vals)])
+        ax.set_xticks(range(len(vals)), [name.replace(" ", "\n") for name in rows], fontsize=8.5)
         for i, v in enumerate(vals):
-            ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=9)
+            ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8.5)
         ax.set_title(title, fontsize=9.5)
-    fig.suptitle("Transcoder (MLP in → out) vs SAE (MLP out → out), same width, L1, data, steps")
+    fig.suptitle(f"Block-18 MLP: transcoder (input → output) vs SAE (output → output); TopK pair "
+                 f"at L0 = {k}, ReLU pair at one L1 = {l1:g}; same width, data, steps")  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -229,7 +239,7 @@ def variance_figure(sae_cols, tc_cols, cv_sae, table_rows) -> Figure:
     ax.set_ylabel("pairs (SAE on MLP output)")
     ax.set_title("spread of the SAE connections; every transcoder pair has spread 0", fontsize=9.5)
     inset = ax.inset_axes([0.4, 0.5, 0.58, 0.45])
-    text_table(inset, table_rows, ["", "SAE", "transcoder"], fontsize=8)
+    text_table(inset, table_rows, ["", "SAE", "transcoder"], widths=[0.5, 0.22, 0.28], fontsize=8)
     fig.suptitle("Connections through the MLP: input-dependent for an SAE, one weight for a "
                  "transcoder")  # fmt: skip
     fig.tight_layout()
@@ -352,34 +362,37 @@ def main(args: Args) -> dict:
         epochs = 1 if args.smoke else args.dict_epochs
         cfg = TrainConfig(n_steps=max(1, epochs * len(x_in) // 256), lr=2e-3,
                           dead_window=2560, log_every=20)  # fmt: skip
+        k_top = 8 if args.smoke else args.dict_k
+        specs = {  # name: (kind, TopK k or None for ReLU + L1)
+            "TopK transcoder": ("transcoder", k_top), "TopK SAE": ("sae", k_top),
+            "ReLU transcoder": ("transcoder", None), "ReLU SAE": ("sae", None),
+        }  # fmt: skip
         dicts = {}
-        for kind in ("transcoder", "sae"):
-            dicts[kind], _ = train_mlp_dictionary(kind, x_in, y_out, d_sae, args.dict_l1, cfg)
-            dicts[kind].eval().requires_grad_(False)
+        for name, (kind, k) in specs.items():
+            dicts[name], _ = train_mlp_dictionary(kind, x_in, y_out, d_sae, args.dict_l1, cfg, k=k)
+            dicts[name].eval().requires_grad_(False)
         metrics["dict"] = {"layer": LM, "d_sae": d_sae, "train_tokens": len(x_in),
-                           "steps": cfg.n_steps, "l1": args.dict_l1,
+                           "steps": cfg.n_steps, "l1": args.dict_l1, "k": k_top,
                            "held_out_tokens": len(hx_in)}  # fmt: skip
         held_tokens = torch.tensor(held.rows)
         med = hy_out.norm(dim=1).median().item()
         hkeep = hy_out.norm(dim=1) <= 10 * med
         rows_out = {}
-        for kind, sae in dicts.items():
-            s = sae_stats(sae, hx_in[hkeep] if kind == "transcoder" else hy_out[hkeep],
-                          target=hy_out[hkeep])  # fmt: skip
-            fn = (lambda xi, yo, m=sae: m(xi)) if kind == "transcoder" else (
-                lambda xi, yo, m=sae: m(yo))  # fmt: skip
+        for name, sae in dicts.items():
+            is_tc = specs[name][0] == "transcoder"
+            s = sae_stats(sae, hx_in[hkeep] if is_tc else hy_out[hkeep], target=hy_out[hkeep])
+            fn = (lambda xi, yo, m=sae: m(xi)) if is_tc else (lambda xi, yo, m=sae: m(yo))
             ce = mlp_splice_ce(model, held_tokens, LM, fn, y_out.mean(0))
-            rows_out[kind] = {"fve": round(s.fve, 4), "l0": round(s.l0, 2),
+            rows_out[name] = {"fve": round(s.fve, 4), "l0": round(s.l0, 2),
                               "dead_fraction": round(s.dead_fraction, 4),
                               "ce_recovered_vs_mean": round(ce["recovered_vs_mean"], 4),
                               "ce_recovered_vs_zero": round(ce["recovered_vs_zero"], 4),
                               "ce_spliced": round(ce["ce_spliced"], 4),
                               "ce_clean": round(ce["ce_clean"], 4),
                               "ce_mean_ablation": round(ce["ce_mean_ablation"], 4)}  # fmt: skip
-            run.print(f"  {kind}: {rows_out[kind]}")
-        metrics["transcoder"], metrics["mlp_out_sae"] = rows_out["transcoder"], rows_out["sae"]
-        run.save_fig(dict_figure({"transcoder": rows_out["transcoder"],
-                                  "SAE": rows_out["sae"]}), "transcoder_vs_sae")  # fmt: skip
+            run.print(f"  {name}: {rows_out[name]}")
+        metrics["dictionaries"] = rows_out
+        run.save_fig(dict_figure(rows_out, k_top, args.dict_l1), "transcoder_vs_sae")
 
         # 4. virtual weights vs input-dependent Jacobians through the MLP
         n_var = 32 if args.smoke else args.n_var_tokens
@@ -391,7 +404,7 @@ def main(args: Args) -> dict:
         gain = model.blocks[LM].ln2.w.detach()
         u = sae_up.W_dec[up_ids] * gain
         u = u / u.norm(dim=1, keepdim=True)  # unit directions in the MLP's normalised input
-        tc, sae = dicts["transcoder"], dicts["sae"]
+        tc, sae = dicts["TopK transcoder"], dicts["TopK SAE"]
         mlp = model.blocks[LM].mlp
         k_dn = 5 if args.smoke else args.k_down
         tc_ids = _top((tc.encode(xs) > 0).float().sum(0), k_dn)
@@ -421,7 +434,7 @@ def main(args: Args) -> dict:
         metrics["virtual"]["transcoder_sign_flip_fraction"] = float(flips_tc)
         table_rows = [["median std/|mean|", f"{float(cv_sae.median()):.2f}",
                        f"{float(cv_tc.median()):.1g}"],
-                      ["pairs changing sign", f"{float(flips):.0%}", f"{float(flips_tc):.0%}"],
+                      ["pairs with both signs", f"{float(flips):.0%}", f"{float(flips_tc):.0%}"],
                       ["max |J − V|", "—", f"{max_dev:.1g}"]]  # fmt: skip
         sae_cols = torch.stack([j_sae[:, i, j] for i, j in pairs], 1)  # [tokens pairs]
         tc_cols = torch.stack([j_tc[:, i, j] for i, j in tc_pairs], 1)

@@ -19,8 +19,9 @@ token-by-token Jacobian of any read-out of the MLP for a set of input directions
 `torch.func` (vmap over tokens of jacrev); `virtual_weights` is the matrix product.
 
 `mlp_io` collects (MLP input after its norm, MLP output) pairs; `train_mlp_dictionary` trains a
-transcoder (input → output) or an SAE (output → output) with `training.py` on activations scaled
-to mean norm √d and folds the scales back (`fold_scales`), so both act on raw activations;
+transcoder (input → output) or an SAE (output → output), ReLU + L1 or TopK (equal L0 by
+construction), with `training.py` on activations scaled to mean norm √d and folds the scales back
+(`fold_scales`), so both act on raw activations;
 `mlp_splice_ce` replaces the MLP's output by a dictionary's reconstruction in the forward pass
 and reports CE loss recovered against zero- and mean-ablating the MLP.
 """
@@ -36,6 +37,7 @@ from arena_core.sae.base import SAE, SAEConfig, SAEError
 from arena_core.sae.evaluate import next_token_ce
 from arena_core.sae.relu import ReluSAE
 from arena_core.sae.store import ActivationStore
+from arena_core.sae.topk import TopKSAE
 from arena_core.sae.training import History, TrainConfig, train_sae
 from arena_core.sae.transcoder import Transcoder
 
@@ -104,10 +106,13 @@ def train_mlp_dictionary(
     cfg: TrainConfig,
     batch: int = 256,
     seed: int = 0,
+    k: int | None = None,
 ) -> tuple[SAE, History]:
     """A transcoder (`kind="transcoder"`: x_in → y_out) or an SAE on the output (`kind="sae"`:
     y_out → y_out), trained on each side scaled to mean norm √d and returned acting on raw
-    activations. Same width, L1 coefficient, steps and data order for both."""
+    activations. Same width, L1 coefficient, steps and data order for both. `k`: a TopK
+    dictionary instead (L0 = k for both kinds, so the budgets match exactly; `l1` unused, AuxK
+    at Gao et al.'s 1/32 keeps latents alive)."""
     if kind not in ("transcoder", "sae"):
         raise SAEError(f"kind must be 'transcoder' or 'sae', got {kind!r}")
     if len(x_in) != len(y_out) or x_in.ndim != 2 or y_out.ndim != 2:
@@ -115,15 +120,17 @@ def train_mlp_dictionary(
             f"need [n, d] inputs and targets, got {tuple(x_in.shape)}, {tuple(y_out.shape)}"
         )
     c_out = y_out.shape[1] ** 0.5 / y_out.norm(dim=1).mean().item()
+    topk = {} if k is None else {"k": k, "aux_coeff": 1 / 32}
     if kind == "transcoder":
         c_in = x_in.shape[1] ** 0.5 / x_in.norm(dim=1).mean().item()
         sae_cfg = SAEConfig(d_in=x_in.shape[1], d_sae=d_sae, d_out=y_out.shape[1], l1_coeff=l1,
-                            apply_b_dec_to_input=False)  # fmt: skip
-        sae: SAE = Transcoder(sae_cfg, seed=seed)
+                            apply_b_dec_to_input=False, **topk)  # fmt: skip
+        sae: SAE = Transcoder(sae_cfg, seed=seed) if k is None else TopKSAE(sae_cfg, seed=seed)
         store = ActivationStore(x_in * c_in, batch, 16384, targets=y_out * c_out, seed=seed)
     else:
         c_in = c_out
-        sae = ReluSAE(SAEConfig(d_in=y_out.shape[1], d_sae=d_sae, l1_coeff=l1), seed=seed)
+        sae_cfg = SAEConfig(d_in=y_out.shape[1], d_sae=d_sae, l1_coeff=l1, **topk)
+        sae = ReluSAE(sae_cfg, seed=seed) if k is None else TopKSAE(sae_cfg, seed=seed)
         store = ActivationStore(y_out * c_out, batch, 16384, seed=seed)
     hist = train_sae(sae, iter(store), cfg, desc=kind, seed=seed)
     fold_scales(sae, c_in, c_out)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from arena_core.probes.activations import pad_batch
-from arena_core.sae import ReluSAE, SAEConfig, SAEError, Transcoder
+from arena_core.sae import ReluSAE, SAEConfig, SAEError, TopKSAE, Transcoder
 from arena_core.sae.training import TrainConfig
 from arena_core.sae.transcoder_circuits import (
     fold_scales,
@@ -108,6 +108,9 @@ def test_train_mlp_dictionary_kinds_and_errors():
     assert len(hist.step) >= 3
     sae, _ = train_mlp_dictionary("sae", x, y, d_sae=24, l1=1e-3, cfg=cfg, batch=64)
     assert isinstance(sae, ReluSAE) and not isinstance(sae, Transcoder) and sae.cfg.d_in == 12
+    tk, _ = train_mlp_dictionary("transcoder", x, y, d_sae=24, l1=0.0, cfg=cfg, batch=64, k=3)
+    assert isinstance(tk, TopKSAE) and not tk.cfg.apply_b_dec_to_input and tk.cfg.out == 12
+    assert ((tk.encode(x) > 0).sum(-1) <= 3).all()
     with pytest.raises(SAEError, match="kind"):
         train_mlp_dictionary("topk", x, y, d_sae=24, l1=1e-3, cfg=cfg)
     with pytest.raises(SAEError, match="inputs and targets"):
