@@ -1,8 +1,6 @@
 """Gradients between SAE latents across layers: which upstream latent drives which one downstream.
 
-Day 56.
-
-Put an SAE at the residual stream after block L1 ("up") and another after block L2 > L1 ("down").
+Day 56. Put an SAE at the residual stream after block L1 ("up") and another after block L2 > L1 ("down").
 Hold a prompt fixed and look at the map from the up latents' activations f to the down latents:
 
     x_L1(f)  = f W_dec^up + b_dec^up + ε          ε = x_L1 − x̂_L1, the up SAE's error, kept fixed
