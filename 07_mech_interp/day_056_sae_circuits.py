@@ -18,7 +18,7 @@ Shows:
    gate and changes from token to token (its spread over 256 held-out tokens; TopK pair).
 
 Run:  arena run 56 [--smoke] [--publish]   (or python 07_mech_interp/day_056_sae_circuits.py)
-Full run (SmolLM2-135M-Instruct, SAEs cached): about 10 min on 2 cores, 1 thread (four small
+Full run (SmolLM2-135M-Instruct, SAEs cached): about 11 min on 2 cores, 1 thread (four small
 dictionaries trained in it, about 1.5 min each). The first run
 also trains the block-20 SAE (about 7 min, cached afterwards in ~/.cache/arena/saes/).
 Smoke: the smoke SAE recipe at both layers, 2 prompts of 12 tokens, tiny dictionaries.
