@@ -1,7 +1,8 @@
 """Gradients between SAE latents across layers: which upstream latent drives which one downstream.
 
-Day 56. Put an SAE at the residual stream after block L1 ("up") and another after block L2 > L1 ("down").
-Hold a prompt fixed and look at the map from the up latents' activations f to the down latents:
+Day 56. Put an SAE at the residual stream after block L1 ("up") and another after block L2 > L1
+("down"). Hold a prompt fixed and look at the map from the up latents' activations f to the down
+latents:
 
     x_L1(f)  = f W_dec^up + b_dec^up + ε          ε = x_L1 − x̂_L1, the up SAE's error, kept fixed
     x_L2(f)  = blocks L1+1 … L2 (x_L1(f))          the model's own layers, attention and MLPs
