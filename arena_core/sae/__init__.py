@@ -1,4 +1,4 @@
-"""Sparse autoencoders trained here (days 45–50; transcoders for 56–58).
+"""Sparse autoencoders trained here (days 45–50; circuits and transcoders for 56–58).
 
 - `base.py` — the shared encode / sparse code / decode module and config;
 - `relu.py` — ReLU + decoder-norm-weighted L1 (Anthropic 2023/24);
@@ -18,7 +18,11 @@
 - `features.py`, `dashboard.py`, `autointerp.py` — latent statistics, self-contained HTML
   dashboards, explanations and the detection score (day 47);
 - `monitor.py`, `interventions.py` — latents as concept monitors, decoder-row steering and
-  latent ablation (day 48).
+  latent ablation (day 48);
+- `latent_gradients.py` — Jacobians between SAE latents at two layers, latent → logit and
+  token → latent, and linear-vs-measured perturbation effects (day 56);
+- `transcoder_circuits.py` — transcoders vs SAEs on one MLP: training, MLP splice CE, virtual
+  weights and per-token Jacobians through the MLP (day 56).
 """
 
 from arena_core.sae.base import SAE, SAEConfig, SAEError
