@@ -20,6 +20,7 @@ that caches what a later step needs), used by path patching.
 from collections.abc import Callable, Sequence
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from arena_core.errors import UserError
@@ -62,6 +63,30 @@ def forward_rows(model, x: Tensor, hooks: Hooks, start_layer: int = 0, **kwargs)
             return model.run_with_hooks(x, fwd_hooks=hooks, **kwargs)
     except _Stop:
         return None
+
+
+def qkv_names(model, layer: int) -> dict[str, str]:
+    """The hook names of a layer's queries, keys (after RoPE when the model has it) and values."""
+    rot = f"blocks.{layer}.attn.hook_rot_q" in model.hook_dict
+    a = f"blocks.{layer}.attn."
+    return {
+        "q": a + ("hook_rot_q" if rot else "hook_q"),
+        "k": a + ("hook_rot_k" if rot else "hook_k"),
+        "v": a + "hook_v",
+    }
+
+
+def attend(
+    q: Float[Tensor, "batch pos d_head"],
+    k: Float[Tensor, "batch pos d_head"],
+    v: Float[Tensor, "batch pos d_head"],
+    scale: float,
+) -> Float[Tensor, "batch pos d_head"]:
+    """One head's causal attention output from its query, key and value (no padding)."""
+    scores = q @ k.transpose(-1, -2) / scale
+    n = scores.shape[-1]
+    mask = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+    return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ v
 
 
 def check_tokens(model, tokens: Tensor, other: Tensor | None = None) -> None:

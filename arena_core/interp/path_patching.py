@@ -43,10 +43,12 @@ from torch import Tensor
 from arena_core.interp.patch_batch import (
     Metric,
     PatchingError,
+    attend,
     check_head,
     check_tokens,
     chunk_cells,
     forward_rows,
+    qkv_names,
     repeat_rows,
     stop_after,
 )
@@ -54,29 +56,6 @@ from arena_core.utils.progress import progress
 
 Head = tuple[int, int]
 INPUTS = ("q", "k", "v")
-
-
-def _names(model, layer: int) -> dict[str, str]:
-    rot = f"blocks.{layer}.attn.hook_rot_q" in model.hook_dict
-    a = f"blocks.{layer}.attn."
-    return {
-        "q": a + ("hook_rot_q" if rot else "hook_q"),
-        "k": a + ("hook_rot_k" if rot else "hook_k"),
-        "v": a + "hook_v",
-    }
-
-
-def attend(
-    q: Float[Tensor, "batch pos d_head"],
-    k: Float[Tensor, "batch pos d_head"],
-    v: Float[Tensor, "batch pos d_head"],
-    scale: float,
-) -> Float[Tensor, "batch pos d_head"]:
-    """One head's causal attention output from its query, key and value."""
-    scores = q @ k.transpose(-1, -2) / scale
-    n = scores.shape[-1]
-    mask = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
-    return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ v
 
 
 def _check(model, orig, new, receivers, inputs) -> tuple[list[Head] | None, tuple[str, ...]]:
@@ -122,7 +101,7 @@ def _path_cells(
     first_receiver = n_layers if direct else min(layer for layer, _ in receivers)
     freeze_mlps = (freeze_mlps or direct) and not getattr(cfg, "attn_only", False)
     r_layers = sorted({layer for layer, _ in receivers or []})
-    r_names = {layer: _names(model, layer) for layer in r_layers}
+    r_names = {layer: qkv_names(model, layer) for layer in r_layers}
     sender_layers = sorted({layer for cell in cells for layer, _ in cell})
 
     def z_name(layer: int) -> str:

@@ -20,6 +20,8 @@ from arena_core.transformer import TransformerConfig
 from arena_core.transformer.rotary import apply_rotary
 from tests.transformer._refs import scaled_tl_pair
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CFG = TransformerConfig(d_model=32, n_layers=3, n_heads=4, d_head=8, d_mlp=48, d_vocab=61, n_ctx=32)
 B, POS = 3, 7
 
