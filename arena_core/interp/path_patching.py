@@ -19,7 +19,8 @@ other names). Three runs:
 
 Receiver "logits": the direct path. Run 2 freezes every head except the senders AND every MLP,
 so its final residual is `resid_orig - sender_out_orig + sender_out_new`; the metric of its
-logits is the answer (no run 3).
+logits is the answer (no run 3). That residual is computed in closed form from the caches
+(no forward pass per sender; tested against the hooked run).
 
 Grouped-query attention: k and v exist per KV head, shared by `n_heads / n_kv_heads` query heads.
 Patching receiver h's k must change only head h, so run 3 does not patch `hook_k`; it recomputes
@@ -31,7 +32,8 @@ of one call must have equal length (batch IOI per template).
 
 Speed: the sweep (every earlier head as sender -> fixed receivers) runs many cells per forward
 pass (`patch_batch`), run 2 stops after the last receiver's layer and starts at the sender's
-layer from the cached orig `resid_pre`, run 3 starts at the first receiver layer.
+layer from the cached orig `resid_pre`, run 3 starts at the first receiver layer;
+`path_patch_sweeps` shares run 2 between several choices of receiver inputs (q, then k and v).
 """
 
 from collections.abc import Sequence
@@ -58,25 +60,27 @@ Head = tuple[int, int]
 INPUTS = ("q", "k", "v")
 
 
-def _check(model, orig, new, receivers, inputs) -> tuple[list[Head] | None, tuple[str, ...]]:
-    check_tokens(model, orig, new)
-    if isinstance(inputs, str):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
+def _inputs(inputs) -> tuple[str, ...]:
+    inputs = (inputs,) if isinstance(inputs, str) else tuple(inputs)
     if not inputs or any(i not in INPUTS for i in inputs):
         raise PatchingError(f"inputs must be some of {INPUTS}, got {inputs!r}")
+    return inputs
+
+
+def _check(model, orig, new, receivers) -> list[Head] | None:
+    check_tokens(model, orig, new)
     if isinstance(receivers, str):
         if receivers != "logits":
             raise PatchingError(
                 f'receivers must be "logits" or a list of (layer, head), got {receivers!r}'
             )
-        return None, inputs
+        return None
     receivers = [tuple(r) for r in receivers]
     if not receivers:
         raise PatchingError('no receiver heads given: pass [(layer, head), ...] or "logits"')
     for layer, head in receivers:
         check_head(model, layer, head)
-    return receivers, inputs
+    return receivers
 
 
 def _path_cells(
@@ -85,7 +89,7 @@ def _path_cells(
     new: Tensor,
     cells: list[tuple[Head, ...]],
     receivers: list[Head] | None,
-    inputs: tuple[str, ...],
+    input_sets: list[tuple[str, ...]],
     metric: Metric,
     freeze_mlps: bool,
     cells_per_pass: int,
@@ -93,7 +97,8 @@ def _path_cells(
     show_progress: bool,
     forward_kwargs: dict,
 ) -> Tensor:
-    """float64 `[len(cells)]`: the path-patching metric for each set of sender heads."""
+    """float64 `[len(input_sets), len(cells)]`: the path-patching metric for each set of sender
+    heads, for each choice of patched receiver inputs (run 2 is shared by all choices)."""
     cfg = model.cfg
     n_layers, batch = cfg.n_layers, orig.shape[0]
     direct = receivers is None
@@ -110,9 +115,11 @@ def _path_cells(
     def mlp_name(layer: int) -> str:
         return f"blocks.{layer}.hook_mlp_out"
 
-    wanted = {z_name(layer) for layer in range(last)} | {
-        f"blocks.{layer}.hook_resid_pre" for layer in range(n_layers)
-    }
+    wanted = (
+        {z_name(layer) for layer in range(last)}
+        | {f"blocks.{layer}.hook_resid_pre" for layer in range(n_layers)}
+        | {f"blocks.{n_layers - 1}.hook_resid_post"}
+    )
     if freeze_mlps:
         wanted |= {mlp_name(layer) for layer in range(last)}
     with torch.no_grad():
@@ -139,7 +146,7 @@ def _path_cells(
 
         return hook
 
-    def recompute(layer: int, patched: dict, live: dict):
+    def recompute(layer: int, patched: dict, live: dict, inputs: tuple[str, ...]):
         attn, group = model.blocks[layer].attn, cfg.n_heads // cfg.kv_heads
 
         def hook(z: Tensor, hook=None) -> Tensor:
@@ -156,11 +163,32 @@ def _path_cells(
 
         return hook
 
-    out = torch.full((len(cells),), float("nan"), dtype=torch.float64)
+    def direct_logits(chunk: list[tuple[Head, ...]]) -> Tensor:
+        """Run 2 to the logits, in closed form: with every other head and every MLP frozen the
+        final residual is resid_orig + sum over senders of (z_new - z_orig) @ W_O[head]."""
+        final = oc[f"blocks.{n_layers - 1}.hook_resid_post"]
+        if forward_kwargs.get("last_only"):
+            final = final[:, -1:]
+        resid = repeat_rows(final, len(chunk))
+        for c, cell in enumerate(chunk):
+            for sl, sh in cell:
+                dz = nc[z_name(sl)][:, :, sh] - oc[z_name(sl)][:, :, sh]
+                if forward_kwargs.get("last_only"):
+                    dz = dz[:, -1:]
+                resid[c * batch : (c + 1) * batch] += dz @ model.blocks[sl].attn.W_O[sh]
+        with torch.no_grad():
+            return model.unembed(model.ln_final(resid))
+
+    out = torch.full((len(input_sets), len(cells)), float("nan"), dtype=torch.float64)
     chunks = chunk_cells(cells, lambda cell: min(layer for layer, _ in cell), cells_per_pass)
     for idx in progress(chunks, desc=desc, disable=not show_progress or None):
         chunk = [cells[i] for i in idx]
         k, start = len(chunk), min(layer for layer, _ in chunk[0])
+        if direct:
+            logits = direct_logits(chunk)
+            for c, i in enumerate(idx):
+                out[0, i] = float(metric(logits[c * batch : (c + 1) * batch]))
+            continue
         # run 2: orig input, senders from new, every other head (and maybe MLP) frozen
         hooks = [(z_name(layer), freeze_z(layer, chunk)) for layer in range(start, last)]
         if freeze_mlps:
@@ -168,21 +196,20 @@ def _path_cells(
         patched: dict = {}
         for layer in r_layers:
             hooks += [(r_names[layer][i], saver(patched, (layer, i))) for i in INPUTS]
-        if not direct:
-            hooks.append((z_name(last), stop_after(lambda act, hook=None: None)))
+        hooks.append((z_name(last), stop_after(lambda act, hook=None: None)))
         x = repeat_rows(orig if start == 0 else oc[f"blocks.{start}.hook_resid_pre"], k)
-        logits = forward_rows(model, x, hooks, start, **forward_kwargs)
-        if not direct:
+        forward_rows(model, x, hooks, start, **forward_kwargs)
+        for j, inputs in enumerate(input_sets):
             # run 3: orig input; only the receivers' chosen inputs come from run 2
             live: dict = {}
             hooks = []
             for layer in r_layers:
                 hooks += [(r_names[layer][i], saver(live, (layer, i))) for i in INPUTS]
-                hooks.append((z_name(layer), recompute(layer, patched, live)))
+                hooks.append((z_name(layer), recompute(layer, patched, live, inputs)))
             x = repeat_rows(oc[f"blocks.{first_receiver}.hook_resid_pre"], k)
             logits = forward_rows(model, x, hooks, first_receiver, **forward_kwargs)
-        for c, i in enumerate(idx):
-            out[i] = float(metric(logits[c * batch : (c + 1) * batch]))
+            for c, i in enumerate(idx):
+                out[j, i] = float(metric(logits[c * batch : (c + 1) * batch]))
     return out
 
 
@@ -201,7 +228,7 @@ def path_patch(
     along the path into `receivers`: "logits" (direct path) or a list of (layer, head) whose
     `inputs` ("q", "k", "v" or several) receive the patch. Every sender must sit in an earlier
     layer than every receiver. `forward_kwargs` go to the model (e.g. `last_only=True`)."""
-    receivers, inputs = _check(model, orig_tokens, new_tokens, receivers, inputs)
+    receivers, inputs = _check(model, orig_tokens, new_tokens, receivers), _inputs(inputs)
     senders = [tuple(s) for s in senders]
     if not senders:
         raise PatchingError("no sender heads given: pass [(layer, head), ...]")
@@ -217,39 +244,75 @@ def path_patch(
             )
     cells = [tuple(sorted(set(senders)))]
     return _path_cells(
-        model, orig_tokens, new_tokens, cells, receivers, inputs, metric, freeze_mlps, 1,
+        model, orig_tokens, new_tokens, cells, receivers, [inputs], metric, freeze_mlps, 1,
         "path patching", False, forward_kwargs,
-    )[0].item()  # fmt: skip
+    )[0, 0].item()  # fmt: skip
 
 
 def path_patch_sweep(
     model,
     orig_tokens: Int[Tensor, "batch pos"],
-    new_tokens: Tensor,  # [batch pos] like orig_tokens (checked, with a clear error)
+    new_tokens: Tensor,  # [batch pos] like orig_tokens
     receivers: str | Sequence[Head],
     metric: Metric,
     inputs: str | Sequence[str] = "q",
     freeze_mlps: bool = False,
     cells_per_pass: int = 16,
     show_progress: bool = True,
+    layers: Sequence[int] | None = None,
     **forward_kwargs,
 ) -> Float[Tensor, "layers heads"]:
     """`[layers heads]` float64: `path_patch` with each single head as the sender, for every head
-    in a layer before the first receiver (NaN for the others), `cells_per_pass` senders per
-    forward pass (identical results to one at a time)."""
-    receivers, inputs = _check(model, orig_tokens, new_tokens, receivers, inputs)
+    in a layer before the first receiver (and in `layers`, when given; NaN for the others),
+    `cells_per_pass` senders per forward pass (identical results to one at a time)."""
+    return path_patch_sweeps(
+        model, orig_tokens, new_tokens, receivers, metric, [inputs], freeze_mlps,
+        cells_per_pass, show_progress, layers, **forward_kwargs,
+    )[0]  # fmt: skip
+
+
+def path_patch_sweeps(
+    model,
+    orig_tokens: Int[Tensor, "batch pos"],
+    new_tokens: Tensor,  # [batch pos] like orig_tokens
+    receivers: str | Sequence[Head],
+    metric: Metric,
+    input_sets: Sequence[str | Sequence[str]] = ("q", ("k", "v")),
+    freeze_mlps: bool = False,
+    cells_per_pass: int = 16,
+    show_progress: bool = True,
+    layers: Sequence[int] | None = None,
+    **forward_kwargs,
+) -> list[Float[Tensor, "layers heads"]]:
+    """`path_patch_sweep` for several choices of receiver inputs at once (e.g. the queries, then
+    the keys and values): one grid per entry of `input_sets`. Run 2 is shared, so each extra
+    choice costs only its run 3."""
+    receivers = _check(model, orig_tokens, new_tokens, receivers)
+    input_sets = [_inputs(i) for i in input_sets]
+    if not input_sets or (receivers is None and len(input_sets) > 1):
+        raise PatchingError("give one or more input sets (exactly one for the logits)")
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     first = n_layers if receivers is None else min(layer for layer, _ in receivers)
     if first == 0:
         raise PatchingError("a receiver in layer 0 has no earlier heads to send to it")
-    cells = [((layer, head),) for layer in range(first) for head in range(n_heads)]
+    if layers is not None:
+        bad = [la for la in layers if not 0 <= la < n_layers]
+        if bad:
+            raise PatchingError(f"layers {bad} out of range: the model has {n_layers} layers")
+    chosen = [la for la in range(first) if layers is None or la in layers]
+    if not chosen:
+        raise PatchingError(f"no sender layer left: senders must be in layers < {first}")
+    cells = [((layer, head),) for layer in chosen for head in range(n_heads)]
     values = _path_cells(
-        model, orig_tokens, new_tokens, cells, receivers, inputs, metric, freeze_mlps,
+        model, orig_tokens, new_tokens, cells, receivers, input_sets, metric, freeze_mlps,
         cells_per_pass, "path patching", show_progress, forward_kwargs,
     )  # fmt: skip
-    grid = torch.full((n_layers, n_heads), float("nan"), dtype=torch.float64)
-    grid[:first] = values.view(first, n_heads)
-    return grid
+    grids = []
+    for row in values:
+        grid = torch.full((n_layers, n_heads), float("nan"), dtype=torch.float64)
+        grid[chosen] = row.view(len(chosen), n_heads)
+        grids.append(grid)
+    return grids
 
 
-__all__ = ["attend", "path_patch", "path_patch_sweep"]
+__all__ = ["attend", "path_patch", "path_patch_sweep", "path_patch_sweeps"]

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from arena_core.interp.patch_batch import PatchingError
-from arena_core.interp.path_patching import path_patch, path_patch_sweep
+from arena_core.interp.path_patching import path_patch, path_patch_sweep, path_patch_sweeps
 from arena_core.transformer import TransformerConfig
 from arena_core.transformer.rotary import apply_rotary
 from tests.transformer._refs import scaled_tl_pair
@@ -182,6 +182,21 @@ def test_direct_path_to_logits(kind):
         logits = logits + model.unembed.b_U
     ours = path_patch(model, orig, new, senders, "logits", metric)
     assert ours == pytest.approx(metric(logits).item(), abs=1e-8)
+    # the same run with plain hooks: every head's z orig except the senders', every MLP orig
+    hooks = []
+    for layer in range(CFG.n_layers):
+        z = oc[f"blocks.{layer}.attn.hook_z"].clone()
+        for sl, sh in senders:
+            if sl == layer:
+                z[:, :, sh] = nc[f"blocks.{layer}.attn.hook_z"][:, :, sh]
+        hooks.append((f"blocks.{layer}.attn.hook_z", lambda act, hook=None, z=z: z))
+        mlp = oc[f"blocks.{layer}.hook_mlp_out"]
+        hooks.append((f"blocks.{layer}.hook_mlp_out", lambda act, hook=None, m=mlp: m))
+    hooked = metric(model.run_with_hooks(orig, fwd_hooks=hooks))
+    assert ours == pytest.approx(hooked.item(), abs=1e-8)
+    assert path_patch(model, orig, new, senders, "logits", metric, last_only=True) == (
+        pytest.approx(ours, abs=1e-10)
+    )
 
 
 @pytest.mark.parametrize("receivers", ["logits", [(2, 1), (2, 3)]])
@@ -198,6 +213,22 @@ def test_sweep_equals_single_calls_and_batching_is_exact(receivers):
     for layer, head in [(0, 0), (1, 3)]:
         single = path_patch(model, orig, new, [(layer, head)], receivers, metric, inputs=("q", "v"))
         assert one[layer, head].item() == pytest.approx(single, abs=1e-10)
+
+
+def test_several_input_sets_share_run_2_and_layers_subset():
+    model, _ = scaled_tl_pair("llama-gqa", CFG, seed=10)
+    orig, new, answers = _tokens(6)
+    metric, recv = _metric(answers), [(2, 0), (2, 3)]
+    q, kv = path_patch_sweeps(
+        model, orig, new, recv, metric, ["q", ("k", "v")], show_progress=False
+    )
+    alone_q = path_patch_sweep(model, orig, new, recv, metric, "q", show_progress=False)
+    alone_kv = path_patch_sweep(model, orig, new, recv, metric, ("k", "v"), show_progress=False)
+    torch.testing.assert_close(q, alone_q, atol=1e-10, rtol=0, equal_nan=True)
+    torch.testing.assert_close(kv, alone_kv, atol=1e-10, rtol=0, equal_nan=True)
+    part = path_patch_sweep(model, orig, new, recv, metric, "q", layers=[1], show_progress=False)
+    assert torch.isnan(part[0]).all() and torch.isnan(part[2]).all()
+    torch.testing.assert_close(part[1], alone_q[1], atol=1e-10, rtol=0)
 
 
 def test_batch_of_one_and_one_position():
@@ -232,3 +263,9 @@ def test_errors():
         path_patch_sweep(model, orig, new, [(0, 1)], m, show_progress=False)
     with pytest.raises(PatchingError, match="cells_per_pass"):
         path_patch_sweep(model, orig, new, "logits", m, cells_per_pass=0, show_progress=False)
+    with pytest.raises(PatchingError, match="no sender layer"):
+        path_patch_sweep(model, orig, new, [(1, 0)], m, layers=[2], show_progress=False)
+    with pytest.raises(PatchingError, match="out of range"):
+        path_patch_sweep(model, orig, new, [(1, 0)], m, layers=[5], show_progress=False)
+    with pytest.raises(PatchingError, match="exactly one"):
+        path_patch_sweeps(model, orig, new, "logits", m, ["q", "k"], show_progress=False)
