@@ -269,3 +269,29 @@ def test_errors():
         path_patch_sweep(model, orig, new, [(1, 0)], m, layers=[5], show_progress=False)
     with pytest.raises(PatchingError, match="exactly one"):
         path_patch_sweeps(model, orig, new, "logits", m, ["q", "k"], show_progress=False)
+
+
+@pytest.mark.slow
+def test_gpt2_name_movers_write_the_answer_directly():
+    """Wang et al.'s name movers (9.9, 9.6, 10.0) are among the heads whose abc output, sent
+    straight to the logits, lowers the logit difference most (needs GPT-2 weights)."""
+    from arena_core.data.ioi import corrupt, ioi_dataset
+    from arena_core.interp.patching import logit_diff
+    from arena_core.models import ModelUnavailableError, load_model
+
+    try:
+        lm = load_model("gpt2")
+    except ModelUnavailableError as err:
+        pytest.skip(f"GPT-2 small weights are not available offline: {err}")
+    model, tok = lm.model.eval(), lm.tokenizer
+    bos = tok.bos_token_id  # GPT-2 reads IOI prompts after <|endoftext|>, as in the paper
+    clean = ioi_dataset(tok, 40, seed=0, templates=(1,), bos=bos)
+    abc = corrupt(tok, clean, "abc", seed=0, bos=bos)
+    orig, new = torch.tensor(clean.tokens), torch.tensor(abc.tokens)
+    answers = torch.tensor([clean.io_ids, clean.s_ids]).T
+    grid = path_patch_sweep(
+        model, orig, new, "logits", lambda lg: logit_diff(lg, answers), show_progress=False
+    )
+    order = grid.flatten().argsort()[:6]  # most negative first
+    top = {f"{int(i) // 12}.{int(i) % 12}" for i in order}
+    assert len(top & {"9.9", "9.6", "10.0"}) >= 2, top
