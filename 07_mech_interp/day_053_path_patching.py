@@ -16,7 +16,8 @@ by prompt count. MLPs recompute in path patching (as in the paper).
 
 Run:  arena run 53 [--smoke] [--publish]   (or python 07_mech_interp/day_053_path_patching.py)
 Full run (104 prompts; heads in layers 12-29 for activation patching and step 3, all 270 heads
-for the direct path): about 11 min of CPU time on 1 thread.
+for the direct path): 23 min wall on 1 thread, measured with other jobs sharing the 2 cores
+(about 10 min of CPU time).
 Smoke: 4 prompts of one template, layers 22-29.
 The worked example of the post (one prompt, the top S-inhibition candidate -> the top name mover's
 query: the logit differences of the three runs) is computed and logged in metrics.
