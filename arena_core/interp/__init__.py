@@ -8,6 +8,8 @@ One concept per file; import from the submodule (`from arena_core.interp.logit_l
 - `attribution` — residual-stream decomposition and direct logit attribution
 - `ablation`    — zero- and mean-ablation of heads and neurons
 - `patching`    — activation patching with hooks
+- `patch_batch` — many patching cells in one forward pass (the engine under the sweeps)
+- `path_patching` — path patching, sender heads -> receivers' q/k/v or the logits (day 53)
 - `suffix_patching` — patching the last positions of left-padded prompts, prefix KV-cached once
 - `nnsight_ref` — the same interventions written with nnsight on the HF model (a reference)
 - `detectors`   — previous-, current- and first-token head scores over a whole model
