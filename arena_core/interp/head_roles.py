@@ -36,6 +36,7 @@ from arena_core.interp.attribution import apply_final_norm_to_stack
 from arena_core.interp.circuits import attn_weights
 from arena_core.interp.ioi import TemplateBatch
 from arena_core.interp.logit_lens import apply_final_norm_recomputed, unembed_params
+from arena_core.transformer.hooks import ActivationCache
 
 Grid = Float[Tensor, "layers heads"]
 
@@ -98,7 +99,9 @@ def head_evidence(model, batches: list[TemplateBatch]) -> HeadEvidence:
             z = cache[f"blocks.{layer}.attn.hook_z"][:, end]  # [batch head d_head]
             per_head.append(torch.einsum("bhe,hed->hbd", z, model.blocks[layer].attn.W_O))
         stack = torch.cat(per_head)[:, :, None]  # [layers*heads batch 1 d_model]
-        scale = {"ln_final.hook_scale": cache["ln_final.hook_scale"][:, end : end + 1]}
+        scale = ActivationCache(
+            {"ln_final.hook_scale": cache["ln_final.hook_scale"][:, end : end + 1]}
+        )
         labels = [f"L{i}H{h}" for i in range(cfg.n_layers) for h in range(cfg.n_heads)]
         normed, _ = apply_final_norm_to_stack(model, scale, stack, labels)
         direction = (W_U[:, b.io_ids] - W_U[:, b.s_ids]).T  # [batch d_model]
@@ -113,9 +116,7 @@ def _embed(model) -> Tensor:
 
 
 @torch.no_grad()
-def copy_scores(
-    model, name_ids: Int[Tensor, " names"], k: int = 5, negative: bool = False
-) -> Grid:
+def copy_scores(model, name_ids: Int[Tensor, " names"], k: int = 5, negative: bool = False) -> Grid:
     """Fraction of names whose own token is in the top-k logits of `OV(MLP0(embed(name)))`
     (module docstring); `negative=True` negates the head's output first."""
     if name_ids.numel() == 0:
