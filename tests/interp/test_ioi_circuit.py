@@ -76,8 +76,8 @@ def test_derive_on_a_small_model():
         assert ev["dla"][layer, head] >= 0.05 and ev["end_to_io"][layer, head] >= 0.15
     for layer, head in roles["duplicate-token"]:
         assert ev["s2_to_s1"][layer, head] >= rules.duplicate_min
-    if roles["name mover"] or roles["S suppressor"]:
-        assert "path_to_mover_q" in ev
+    movers = roles["name mover"] + roles["S suppressor"]
+    assert ("path_to_mover_q" in ev) == bool(movers and min(h[0] for h in movers) > 0)
     assert sum(map(len, roles.values())) > 0
     with pytest.raises(TypeError):
         RoleRules(bogus=1)
