@@ -47,8 +47,10 @@ def _check(model, clean_tokens: Tensor, corrupted_tokens: Tensor, names: list[st
         raise AttributionPatchingError("no hook names given")
     unknown = [n for n in names if n not in model.hook_dict]
     if unknown:
-        raise AttributionPatchingError(f"unknown hook names {unknown[:3]} (e.g. "
-                                       "'blocks.0.attn.hook_z', 'blocks.0.hook_resid_pre')")  # fmt: skip
+        raise AttributionPatchingError(
+            f"unknown hook names {unknown[:3]} (e.g. 'blocks.0.attn.hook_z', "
+            "'blocks.0.hook_resid_pre')"
+        )
 
 
 def attribution_patching(

@@ -79,8 +79,10 @@ def reference_means(
         r.tokens.shape[1] != b.tokens.shape[1] or r.positions != b.positions
         for r, b in zip(reference, batches, strict=True)
     ):
-        raise CircuitError("reference batches must match the IOI batches one to one (same "
-                           "templates and orders: build them with corrupt(..., 'abc'))")  # fmt: skip
+        raise CircuitError(
+            "reference batches must match the IOI batches one to one (same templates and "
+            "orders: build them with corrupt(..., 'abc'))"
+        )
     return [mean_z(model, r.tokens, per_position=True) for r in reference]
 
 
