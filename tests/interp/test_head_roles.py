@@ -90,3 +90,26 @@ def test_bad_inputs(pair):
         copy_scores(model, torch.tensor([], dtype=torch.long))
     with pytest.raises(HeadRolesError, match="k must be"):
         copy_scores(model, torch.tensor([1]), k=0)
+
+
+@pytest.mark.slow
+def test_gpt2_small_name_movers_are_wang_et_al_s():
+    """GPT-2 small on 64 prompts (BOS first): Wang et al.'s name movers 9.6, 9.9 and 10.0 are
+    among the 5 heads with the largest positive DLA, and each attends from END to IO more than
+    to S1 + S2; their negative name mover 10.7 has negative DLA."""
+    from arena_core.data.ioi import ioi_dataset
+    from arena_core.interp.ioi import template_batches
+    from arena_core.models import ModelUnavailableError, load_model
+
+    try:
+        lm = load_model("gpt2")
+    except (ModelUnavailableError, OSError) as err:
+        pytest.skip(f"GPT-2 small weights are not available offline: {err}")
+    tok = lm.tokenizer
+    data = ioi_dataset(tok, 64, seed=0, bos=tok.bos_token_id)
+    ev = head_evidence(lm.model.eval(), template_batches(data))
+    top = {(int(i) // 12, int(i) % 12) for i in ev.dla.flatten().topk(5).indices}
+    for head in [(9, 6), (9, 9), (10, 0)]:
+        assert head in top
+        assert ev.end_to_io[head] > ev.end_to_s1[head] + ev.end_to_s2[head]
+    assert ev.dla[10, 7] < 0
