@@ -13,7 +13,8 @@ Shows, on SmolLM2-135M-Instruct and IOI prompts (all 8 templates, both orders; c
    (day 55 evaluates the same table), written into metrics.json.
 
 Run:  arena run 54 [--smoke] [--publish]   (or python 07_mech_interp/day_054_circuit_map.py)
-Full run (120 prompts, exact patching and path patching on 16): about 11 min on 1 thread.
+Full run (120 prompts, exact patching and path patching on 16), 1 thread: measured 24 min wall
+on 2 cores shared with other jobs, about 6 min of CPU time (so roughly 6–8 min on an idle core).
 Smoke: 8 prompts, exact scans from layer 20 on, 1 prompt for exact and path patching.
 """
 

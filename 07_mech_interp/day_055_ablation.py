@@ -14,7 +14,9 @@ table, derived there by `arena_core.interp.ioi_circuit.derive_ioi_circuit`); whe
 missing (or names another model), the same function derives it here with day 54's settings.
 
 Run:  arena run 55 [--smoke] [--publish]   (or python 07_mech_interp/day_055_ablation.py)
-Full run (96 prompts, about 90 ablated forward passes): about 9 min on 1 thread.
+Full run (96 prompts, about 90 ablated forward passes), 1 thread: measured 25 min wall on 2
+cores shared with other jobs, about 7.5 min of CPU time; it included deriving the circuit
+(~2.5 min CPU), which a run that finds day 54's published table skips.
 Smoke: 8 prompts, two role classes; the circuit derived on the spot when day 54's is not
 published.
 """
