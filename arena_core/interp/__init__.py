@@ -11,6 +11,11 @@ One concept per file; import from the submodule (`from arena_core.interp.logit_l
 - `patching_heads` — per head (z by position; q, k, v, pattern) and every-block sweeps, batched
 - `patch_batch` — many patching cells in one forward pass (the engine under the sweeps)
 - `path_patching` — path patching, sender heads -> receivers' q/k/v or the logits (day 53)
+- `attribution_patching` — every activation patch estimated from one backward pass (day 54)
+- `ioi_patching` — exact and attribution patching maps over IOI template batches (days 54–55)
+- `head_roles`  — per-head IOI evidence: attention to IO/S, copy scores, DLA (day 54)
+- `ioi_circuit` — the rules that turn that evidence into a role table (days 54–55)
+- `circuit_eval` — faithfulness, completeness, minimality by mean-ablation (day 55)
 - `suffix_patching` — patching the last positions of left-padded prompts, prefix KV-cached once
 - `nnsight_ref` — the same interventions written with nnsight on the HF model (a reference)
 - `detectors`   — previous-, current- and first-token head scores over a whole model

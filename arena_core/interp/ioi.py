@@ -164,3 +164,37 @@ def summarise(s: IOIScores, digits: int = 4) -> dict:
             o: _stats(s, torch.tensor([x == o for x in order]), digits) for o in sorted(set(order))
         },
     }
+
+
+@dataclass
+class TemplateBatch:
+    """Prompts of one template and one order: equal length, the same IO/S1/S2/END columns."""
+
+    idx: list[int]  # indices of the prompts in the dataset
+    tokens: Tensor  # [b pos] long
+    positions: dict[str, int]  # IO, S1, S1+1, S2, end
+    io_ids: Tensor  # [b] long
+    s_ids: Tensor  # [b] long
+
+    @property
+    def answers(self) -> Tensor:
+        """`[b 2]`: (IO, S) token ids, the `answers` of `arena_core.interp.patching`."""
+        return torch.stack([self.io_ids, self.s_ids], dim=1)
+
+
+def template_batches(data) -> list[TemplateBatch]:
+    """Split an IOI dataset into (template, order) groups, each a padding-free batch whose
+    positions line up, so patching a column patches the same role in every row."""
+    _check(data, 1)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, (p, pos) in enumerate(zip(data.prompts, data.positions, strict=True)):
+        groups[(p.template, p.order, tuple(sorted(pos.items())))].append(i)
+    out = []
+    for (_, _, pos), idx in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        positions = dict(pos)
+        positions["S1+1"] = positions["S1"] + 1
+        out.append(TemplateBatch(
+            idx, torch.tensor([data.tokens[i] for i in idx]), positions,
+            torch.tensor([data.io_ids[i] for i in idx]), torch.tensor([data.s_ids[i] for i in idx]),
+        ))  # fmt: skip
+    return out
