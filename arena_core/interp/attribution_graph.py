@@ -116,7 +116,7 @@ def frozen_forward(model, fz: Frozen, embed: Tensor, mlp_out: Tensor) -> tuple[T
 
     Returns the normalised MLP inputs [L n d] and the logits [n vocab]."""
     cfg = model.cfg
-    n, group = embed.shape[0], cfg.n_heads // cfg.kv_heads
+    group = cfg.n_heads // cfg.kv_heads
     resid, reads = embed, []
     for i, blk in enumerate(model.blocks):
         at = blk.attn
@@ -131,7 +131,6 @@ def frozen_forward(model, fz: Frozen, embed: Tensor, mlp_out: Tensor) -> tuple[T
         reads.append(resid / fz.ln2[i])
         resid = resid + mlp_out[i]
     logits = model.unembed((resid / fz.final * model.ln_final.w)[None])[0]
-    del n
     return torch.stack(reads), logits
 
 
