@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from arena_core.data.ioi import ioi_dataset
 from arena_core.interp.attribution_graph import LogitTarget, build_graph
 from arena_core.interp.graph_html import graph_html, latent_top_tokens, plot_graph
-from arena_core.interp.graph_influence import prune
+from arena_core.interp.graph_influence import influence_matrix, normalised_abs, prune
 from arena_core.interp.supernodes import graph_prediction, real_intervention
 from arena_core.models import load_model
 from arena_core.sae.transcoders import SMOKE_TRANSCODER_RECIPE, TranscoderRecipe, transcoder_bank
@@ -37,6 +37,8 @@ from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
 
 CAPITAL = ("The capital of France is", " Paris", " France")
+# The post's worked example: nodes [token x, latent s, latent t, logit]; TOY[t][s] = edge s → t.
+TOY = [[0, 0, 0, 0], [3, 0, 0, 0], [1, 2, 0, 0], [0, 1, 4, 0]]
 
 
 @dataclass
@@ -49,6 +51,15 @@ class Args(DayArgs):
     max_nodes: int = 120  # pruning: node budget (targets not counted)
     group_size: int = 6  # latents per hand-made supernode
     n_single: int = 20  # top latents ablated one at a time
+
+
+def toy_influence() -> dict:
+    """Â and B = (I − Â)⁻¹ − I of the 4-node toy graph, with the project's functions."""
+    adj = torch.tensor(TOY, dtype=torch.float64)
+    a_hat, b = normalised_abs(adj), influence_matrix(adj)
+    return {"a_hat": [[round(v, 4) for v in r] for r in a_hat.tolist()],
+            "influence_on_logit": {n: round(float(b[3, i]), 4)
+                                   for i, n in enumerate(["x", "s", "t"])}}  # fmt: skip
 
 
 def mechanism_figure() -> Figure:
@@ -197,6 +208,7 @@ def main(args: Args) -> dict:
     with Run(day=57, args=args) as run:
         metrics: dict = {}
         run.save_fig(mechanism_figure(), "mechanism")
+        metrics["toy_example"] = toy_influence()
         lm = load_model(args.model, device=run.device)
         model, tok = lm.model.eval(), lm.tokenizer
         run.record_source("model", lm.source)

@@ -199,3 +199,45 @@ def test_bad_inputs_raise(setup):
         build_graph(gpt, tcs, TOKENS, targets)
     with pytest.raises(GraphError):
         prune(build_graph(model, tcs, TOKENS, targets, max_latents=3), node_threshold=0.0)
+
+
+def test_html_view_is_self_contained_and_complete(setup, tmp_path):
+    import json
+    from html.parser import HTMLParser
+
+    from arena_core.interp.graph_html import graph_html
+
+    _, _, _, g = setup
+    pg = prune(g, node_threshold=0.9, max_nodes=20)
+    strs = ["<s>", "a", "b</script>", "c", "d", "e"]
+    path = graph_html(pg, strs, tmp_path / "g.html", title="toy")
+    page = path.read_text()
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.tags, self.data, self.in_json = [], [], "", False
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            self.tags.append(tag)
+            if "data-i" in a:
+                self.ids.append(int(a["data-i"]))
+            self.in_json = a.get("id") == "data"
+
+        def handle_data(self, data):
+            if self.in_json:
+                self.data += data
+
+        def handle_endtag(self, tag):
+            self.in_json = False
+
+    p = Collect()
+    p.feed(page)
+    assert sorted(p.ids) == sorted(pg.nodes.tolist())  # every kept node drawn once
+    assert {"svg", "line", "circle", "script"} <= set(p.tags)
+    data = json.loads(p.data)
+    assert len(data["edges"]) == int(pg.edges.sum())
+    assert data["nodes"][g.target_index(0)]["label"] == "target a-b"
+    for bad in ("http://", "https://", "src=", "<link", "@import"):
+        assert bad not in page
