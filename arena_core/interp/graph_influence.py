@@ -79,7 +79,8 @@ class PrunedGraph:
     edges: Tensor  # [N N] bool, kept edges (target row, source column)
     influence: Tensor  # [N] node influence on the targets
     influence_kept: float  # fraction of total influence on kept non-target nodes
-    target_input_kept: list[float]  # per target: Σ kept edges / Σ all edges into it
+    target_input_kept: list[float]  # per target: Σ kept edges / Σ all edges (signed; > 1 when
+    # the dropped inputs were net negative)
     replacement_score: float  # token influence / (token + error influence)
     completeness_score: float  # influence-weighted share of inputs that are not error nodes
 
