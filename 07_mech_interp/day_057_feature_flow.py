@@ -11,7 +11,8 @@ Shows:
 3. supernode interventions in the REAL model (the latents' decoder contributions removed from
    the MLP output, the MLP's own error kept, nothing frozen) next to the graph's prediction:
    two hand-made groups per prompt (the most influential latents at the subject / name
-   position and at the last position), a scale sweep, and the top latents one by one.
+   position and at the last position), a scale sweep, and the top latents one by one, both
+   ablated and scaled by 0.9 (where the linear graph should be accurate).
 
 Run:  arena run 57 [--smoke] [--publish]   (or python 07_mech_interp/day_057_feature_flow.py)
 Full run (SmolLM2-135M-Instruct, transcoders cached, 2 prompts, 1024 expanded latents each):
@@ -39,6 +40,7 @@ from arena_core.utils.diagrams import arrow, box, canvas, finish, label
 CAPITAL = ("The capital of France is", " Paris", " France")
 # The post's worked example: nodes [token x, latent s, latent t, logit]; TOY[t][s] = edge s → t.
 TOY = [[0, 0, 0, 0], [3, 0, 0, 0], [1, 2, 0, 0], [0, 1, 4, 0]]
+SMALL = 0.9  # the "small change" of single latents: activation x 0.9
 
 
 @dataclass
@@ -120,8 +122,8 @@ def graph_png(pg, strs, tops, title: str) -> Figure:
 
 
 def intervention_figure(results: dict) -> Figure:
-    fig = Figure(figsize=(12, 4.4))
-    ax = fig.add_subplot(1, 2, 1)
+    fig = Figure(figsize=(15, 4.6))
+    ax = fig.add_subplot(1, 3, 1)
     names = [k for k in results if k != "single"]
     xs = range(len(names))
     for off, key, col in ((-0.27, "direct", "0.7"), (0.0, "total", "tab:blue"),
@@ -131,18 +133,24 @@ def intervention_figure(results: dict) -> Figure:
                       "measured": "real model"}[key])  # fmt: skip
     ax.set_xticks(list(xs), [n.replace(": ", "\n") for n in names], fontsize=8)
     ax.axhline(0, color="0.5", lw=0.8)
-    ax.set_ylabel("change in target when ablated")
-    ax.set_title("Supernode ablations: predicted vs measured")
+    ax.set_ylabel("change in target logit (difference)")
+    ax.set_title("Supernodes ablated (activation → 0)")
     ax.legend(fontsize=8)
-    ax2 = fig.add_subplot(1, 2, 2)
-    for prompt, rows in results["single"].items():
-        ax2.scatter([r[0] for r in rows], [r[1] for r in rows], s=16, label=prompt)
-    lim = max(abs(v) for rows in results["single"].values() for r in rows for v in r) * 1.1
-    ax2.plot([-lim, lim], [-lim, lim], color="0.6", ls="--", lw=0.8)
-    ax2.set_xlabel("graph prediction (all paths)")
-    ax2.set_ylabel("measured in the real model")
-    ax2.set_title("Single latents ablated one at a time")
-    ax2.legend(fontsize=8)
+    rows = [r for rs in results["single"].values() for r in rs]
+    for k, (col, title) in enumerate(((1, "Single latents ablated"),
+                                      (3, f"Single latents scaled by {SMALL}"))):  # fmt: skip
+        ax2 = fig.add_subplot(1, 3, k + 2)
+        for sel, lab, c in ((lambda r: r[0] == 0, "layer-0 latents", "tab:red"),
+                            (lambda r: r[0] > 0, "later layers", "tab:blue")):  # fmt: skip
+            pts = [r for r in rows if sel(r)]
+            ax2.scatter([r[col] for r in pts], [r[col + 1] for r in pts], s=18, color=c,
+                        label=lab)  # fmt: skip
+        lim = max(abs(v) for r in rows for v in r[col : col + 2]) * 1.1
+        ax2.plot([-lim, lim], [-lim, lim], color="0.6", ls="--", lw=0.8, label="y = x")
+        ax2.set_xlabel("graph prediction (all paths)")
+        ax2.set_ylabel("measured in the real model")
+        ax2.set_title(title + " (both prompts)")
+        ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -190,11 +198,14 @@ def analyse(model, tok, bank, args, run, name, ids, target, subject_pos) -> dict
                       "measured": round(real["delta"], 4), "sweep": sweep}  # fmt: skip
         run.print(f"  {gname}: predicted {pred['total']:+.3f} (direct {pred['direct']:+.3f}), "
                   f"measured {real['delta']:+.3f}")  # fmt: skip
-    single = []
+    single = []  # [layer, predicted, measured] for an ablation and for a small change
     for i in kept[: 5 if args.smoke else args.n_single]:
-        p = graph_prediction(g, [i], 0.0)["total"]
-        m = real_intervention(model, g, bank.transcoders, [i], 0.0)["delta"]
-        single.append([round(p, 4), round(m, 4)])
+        row = [int(g.latents[i, 0])]
+        for scale in (0.0, SMALL):
+            p = graph_prediction(g, [i], scale)["total"]
+            m = real_intervention(model, g, bank.transcoders, [i], scale)["delta"]
+            row += [round(p, 4), round(m, 4)]
+        single.append(row)
     out["supernodes"], out["single"] = sup, single
     return out, pg, strs, tops
 
@@ -250,14 +261,19 @@ def main(args: Args) -> dict:
                    "single": {"capital": cap["single"], "ioi": ioi["single"]}}  # fmt: skip
         run.save_fig(intervention_figure(results), "interventions")
         allp = cap["single"] + ioi["single"]
-        pr = torch.tensor([r[0] for r in allp])
-        me = torch.tensor([r[1] for r in allp])
-        metrics["single_latent_correlation"] = round(
-            float(torch.corrcoef(torch.stack([pr, me]))[0, 1]), 4
-        )
-        metrics["single_latent_sign_agreement"] = round(float(((pr * me) > 0).float().mean()), 4)
-        run.print(f"  single latents: corr {metrics['single_latent_correlation']}, "
-                  f"sign agreement {metrics['single_latent_sign_agreement']}")  # fmt: skip
+        for name, col, keep in (("ablation", 1, lambda r: True),
+                                ("ablation_after_layer_0", 1, lambda r: r[0] > 0),
+                                ("small_change", 3, lambda r: True)):  # fmt: skip
+            rows = [r for r in allp if keep(r)]
+            pr = torch.tensor([r[col] for r in rows])
+            me = torch.tensor([r[col + 1] for r in rows])
+            corr = float(torch.corrcoef(torch.stack([pr, me]))[0, 1]) if len(rows) > 2 else 0.0
+            metrics[f"single_{name}"] = {
+                "n": len(rows), "correlation": round(corr, 4),
+                "sign_agreement": round(float(((pr * me) > 0).float().mean()), 4),
+                "median_ratio_measured_over_predicted": round(float((me / pr).median()), 4),
+            }  # fmt: skip
+            run.print(f"  single latents, {name}: {metrics[f'single_{name}']}")
         return run.finish(metrics)
 
 
