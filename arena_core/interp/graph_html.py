@@ -218,10 +218,17 @@ def plot_graph(pg: PrunedGraph, str_tokens: list[str], ax, top_tokens=None, max_
     if top_tokens:
         best = sorted((i for i in pg.nodes.tolist() if labels[i]["kind"] == "latent"),
                       key=lambda i: -float(pg.influence[i]))[:8]  # fmt: skip
-        for k, i in enumerate(best):
-            ax.annotate(repr(top_tokens[i][0]), xy[i], xytext=(-60, -12 - 11 * k),
-                        textcoords="offset points", fontsize=7, color="0.2", zorder=4,
-                        arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})  # fmt: skip
+        used: dict[int, list[float]] = {}
+        for i in sorted(best, key=lambda i: -xy[i][1]):
+            (x, y), col = xy[i], labels[i]["pos"]
+            ty = y
+            while any(abs(ty - u) < 1.1 for u in used.get(col, [])):
+                ty -= 1.1
+            used.setdefault(col, []).append(ty)
+            ax.annotate(f"L{labels[i]['layer']}: {top_tokens[i][0]!r}", (x, y),
+                        xytext=(col - 0.48, ty), fontsize=7.5, color="0.15", zorder=4,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "0.7"},
+                        arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})  # fmt: skip
     ax.set_xticks(range(g.n_pos), [repr(t) for t in str_tokens], rotation=30, ha="right")
     ticks = [0] + list(range(1, g.n_layers + 1, 5)) + [g.n_layers + 1]
     ax.set_yticks(ticks, ["embed"] + [f"L{t - 1}" for t in ticks[1:-1]] + ["logit"])
