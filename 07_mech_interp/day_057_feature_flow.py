@@ -16,7 +16,7 @@ Shows:
 
 Run:  arena run 57 [--smoke] [--publish]   (or python 07_mech_interp/day_057_feature_flow.py)
 Full run (SmolLM2-135M-Instruct, transcoders cached, 2 prompts, 1024 expanded latents each):
-236 s measured on 2 shared cores, 1 thread. The first call trains the 30 transcoders (width
+175-236 s measured on 2 shared cores, 1 thread. The first call trains the 30 transcoders (width
 2304, 40k tokens, 2 epochs): one collection pass (13 min) then ~1 min per layer, 48 min in all
 as measured on 2 shared cores; `--smoke` uses a tiny recipe (width 576, 1.5k tokens, seconds).
 The mechanism figure draws the replacement model and the edge formula.
