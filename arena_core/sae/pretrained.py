@@ -79,10 +79,25 @@ def drop_massive(x: Tensor, median_norm: float, factor: float = MASSIVE) -> Tens
     return x[x.norm(dim=1) <= factor * median_norm]
 
 
-def _key(model, model_name: str, recipe: SAERecipe) -> str:
-    settings = json.dumps(asdict(recipe), sort_keys=True)
-    raw = f"{model_name}|{model_fingerprint(model)}|corpus v{VERSION}|{settings}"
+def cache_key(model, model_name: str, settings: dict) -> str:
+    """A short hash of the model's weights, the corpus version and every setting: a cached
+    SAE (or transcoder bank) is reused only for exactly this model and recipe."""
+    raw = f"{model_name}|{model_fingerprint(model)}|corpus v{VERSION}|"
+    raw += json.dumps(settings, sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def load_or_train(folder: Path, load, train):
+    """`load()` if `folder/meta.json` exists, else `train()` under an exclusive lock (a second
+    process asking for the same folder waits, then loads the first one's result). `train` must
+    write `meta.json` last: its presence marks the folder complete."""
+    if (folder / "meta.json").exists():
+        return load()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder.with_name(folder.name + ".lock")):  # one trainer per folder at a time
+        if (folder / "meta.json").exists():  # another process finished it while we waited
+            return load()
+        return train()
 
 
 def pretrained_sae(
@@ -92,15 +107,13 @@ def pretrained_sae(
     hook = f"blocks.{recipe.layer}.hook_resid_post"
     if hook not in model.hook_dict:
         raise SAEError(f"layer {recipe.layer} out of range for a {model.cfg.n_layers}-layer model")
-    key = _key(model, model_name, recipe)
+    key = cache_key(model, model_name, asdict(recipe))
     folder = cache_root() / "saes" / f"{model_name}-L{recipe.layer}-{key}"
-    if (folder / "meta.json").exists():
-        return _load(folder, hook, recipe.layer)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder.with_name(folder.name + ".lock")):  # one trainer per SAE at a time
-        if (folder / "meta.json").exists():  # another process finished it while we waited
-            return _load(folder, hook, recipe.layer)
-        return _train(model, tokenizer, model_name, recipe, hook, folder, log)
+    return load_or_train(
+        folder,
+        lambda: _load(folder, hook, recipe.layer),
+        lambda: _train(model, tokenizer, model_name, recipe, hook, folder, log),
+    )
 
 
 def _load(folder: Path, hook: str, layer: int) -> PretrainedSAE:
