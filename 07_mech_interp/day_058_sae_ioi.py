@@ -221,11 +221,10 @@ def head_scan(model, batches: list[Batch], show: bool):
         )
         with torch.no_grad():
             stack, labels = residual_components(model, s.clean_cache)
-            normed, labels = apply_final_norm_to_stack(
-                model, s.clean_cache, stack[:, :, -1:], labels
-            )
+            # the final norm's frozen scale is per position: apply it to the whole stack
+            normed, labels = apply_final_norm_to_stack(model, s.clean_cache, stack, labels)
             dirs = (W_U[:, b.answers[:, 0]] - W_U[:, b.answers[:, 1]]).T  # [b d]
-            per = torch.einsum("cbd,bd->c", normed[:, :, 0], dirs) / len(b.idx)
+            per = torch.einsum("cbd,bd->c", normed[:, :, -1], dirs) / len(b.idx)
             index = {name: i for i, name in enumerate(labels)}
             dla_grid += torch.stack(
                 [
