@@ -19,6 +19,8 @@
   dashboards, explanations and the detection score (day 47);
 - `monitor.py`, `interventions.py` — latents as concept monitors, decoder-row steering and
   latent ablation (day 48).
+- `splice.py`, `attribution.py` — the SAE spliced in with its error term, exact latent patches
+  and mean ablations, and latent attribution patching (day 58).
 """
 
 from arena_core.sae.base import SAE, SAEConfig, SAEError
