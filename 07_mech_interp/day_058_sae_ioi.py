@@ -20,8 +20,8 @@ when asked for; `arena_core.sae.pretrained`):
    (position-wise means, same template), with random active latent units as the baseline.
 
 Run:  arena run 58 [--smoke] [--publish]   (or python 07_mech_interp/day_058_sae_ioi.py)
-Full run (128 prompts, SAEs at layers 15 and 20 already cached): 8.5 min of CPU time on 1 thread
-(19 min wall clock measured with the 2 cores shared); head patching is about half of it.
+Full run (128 prompts, SAEs at layers 15 and 20 already cached): 11 min wall clock on 1 thread
+(measured; 19 min when the 2 cores were shared); head patching is about half of it.
 Smoke: 16 prompts, the smoke-recipe SAE at layer 15, 2 templates for head patching.
 The mechanism diagram is the splice x = x̂(f) + e at one position and the attribution of the
 post's worked example (the top unit's Δf, gradient, estimate and exact patch, computed here).
