@@ -22,7 +22,10 @@
 - `latent_gradients.py` — Jacobians between SAE latents at two layers, latent → logit and
   token → latent, and linear-vs-measured perturbation effects (day 56);
 - `transcoder_circuits.py` — transcoders vs SAEs on one MLP: training, MLP splice CE, virtual
-  weights and per-token Jacobians through the MLP (day 56).
+  weights and per-token Jacobians through the MLP (day 56);
+- `transcoders.py` — a cached bank of transcoders, one per MLP, for attribution graphs (day 57);
+- `splice.py`, `attribution.py` — the SAE spliced in with its error term, exact latent patches
+  and mean ablations, and latent attribution patching (day 58).
 """
 
 from arena_core.sae.base import SAE, SAEConfig, SAEError
