@@ -38,6 +38,7 @@ from arena_core.sae.saelens import load_saelens, save_saelens
 from arena_core.sae.store import ActivationFile, ActivationStore
 from arena_core.sae.training import TrainConfig, train_sae
 from arena_core.sae.transcoder import Transcoder
+from arena_core.sae.transcoder_circuits import mlp_hooks
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,9 @@ SMOKE_TRANSCODER_RECIPE = TranscoderRecipe(
 )
 
 
-def in_hook(layer: int) -> str:
-    return f"blocks.{layer}.ln2.hook_normalized"
-
-
-def out_hook(layer: int) -> str:
-    return f"blocks.{layer}.hook_mlp_out"
-
-
 @dataclass
 class TranscoderBank:
-    transcoders: list[Transcoder]  # transcoders[l]: in_hook(l) (raw) -> out_hook(l) (raw)
+    transcoders: list[Transcoder]  # transcoders[l]: mlp_hooks(l) input (raw) -> output (raw)
     folder: Path
     meta: dict  # per-layer held-out fve / l0 / dead fraction, corpus, seconds, loaded_from_cache
     corpus: Corpus
@@ -88,7 +81,7 @@ class TranscoderBank:
 
 
 @torch.no_grad()
-def mlp_io(model, rows: list[list[int]], skip_first: int = 1) -> Tensor:
+def all_mlp_io(model, rows: list[list[int]], skip_first: int = 1) -> Tensor:
     """`[n_layers, n_tokens, 2 d_model]`: every MLP's normalised input and its output, side by
     side, for all tokens of equal-length `rows` (first `skip_first` positions dropped), in ONE
     forward pass."""
@@ -100,9 +93,9 @@ def mlp_io(model, rows: list[list[int]], skip_first: int = 1) -> Tensor:
     def grab(act, hook):
         got[hook.name] = act[:, skip_first:].reshape(-1, d).float()
 
-    hooks = [(h(lay), grab) for lay in range(n_layers) for h in (in_hook, out_hook)]
-    model.run_with_hooks(torch.tensor(rows), fwd_hooks=hooks)
-    return torch.stack([torch.cat([got[in_hook(i)], got[out_hook(i)]], 1) for i in range(n_layers)])
+    names = [mlp_hooks(lay) for lay in range(n_layers)]
+    model.run_with_hooks(torch.tensor(rows), fwd_hooks=[(h, grab) for pair in names for h in pair])
+    return torch.stack([torch.cat([got[h_in], got[h_out]], 1) for h_in, h_out in names])
 
 
 def transcoder_bank(
@@ -147,7 +140,7 @@ def _collect(model, train: Corpus, folder: Path, log) -> list[ActivationFile]:
     if done < files[0].n_total:
         log(f"collecting MLP inputs/outputs of {n_layers} layers from row {done // per_row}")
     for r0 in range(done // per_row, len(train), 16):
-        io = mlp_io(model, train.rows[r0 : r0 + 16])
+        io = all_mlp_io(model, train.rows[r0 : r0 + 16])
         for f, x in zip(files, io, strict=True):
             f.append(x)
     return files
@@ -164,7 +157,7 @@ def _train(model, tokenizer, model_name, recipe, folder: Path, log) -> Transcode
     train, held = split_corpus(corpus, recipe.held_rows)
     log(f"training {n_layers} MLP transcoders for {model_name} on {corpus.description} (cached)")
     files = _collect(model, train, folder, log)
-    held_io = mlp_io(model, held.rows)
+    held_io = all_mlp_io(model, held.rows)
     t_collect = time.perf_counter() - t0
     per_layer = []
     for i in range(n_layers):
@@ -178,7 +171,7 @@ def _train(model, tokenizer, model_name, recipe, folder: Path, log) -> Transcode
         log(f"layer {i}: held-out FVE {stats['fve']:.3f}, L0 {stats['l0']:.1f}")
     meta = {
         "model": model_name, "recipe": asdict(recipe), "corpus": corpus.description,
-        "corpus_counts": corpus.counts(), "hooks": [in_hook(0), out_hook(0)],
+        "corpus_counts": corpus.counts(), "hooks": list(mlp_hooks(0)),
         "per_layer": per_layer, "collect_seconds": round(t_collect, 1),
         "seconds": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
@@ -216,7 +209,7 @@ def _train_layer(layer: int, xy: Tensor, held: Tensor, recipe, d: int, path: Pat
     stats = {"layer": layer, "fve": s.fve, "l0": s.l0, "dead_fraction": s.dead_fraction,
              "held_tokens": len(held), "train_tokens": len(x), "output_scale": scale,
              "steps": steps}  # fmt: skip
-    save_saelens(tc, path, hook_name=out_hook(layer), model_name="")
+    save_saelens(tc, path, hook_name=mlp_hooks(layer)[1], model_name="")
     (path / "train.pt").unlink(missing_ok=True)
     (path / "stats.json").write_text(json.dumps(stats))
     return stats

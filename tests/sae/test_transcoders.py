@@ -7,9 +7,7 @@ from arena_core.models import smollm2_tokenizer
 from arena_core.sae.base import SAEError
 from arena_core.sae.transcoders import (
     TranscoderRecipe,
-    in_hook,
-    mlp_io,
-    out_hook,
+    all_mlp_io,
     transcoder_bank,
 )
 from arena_core.transformer import Llama, TransformerConfig
@@ -34,21 +32,21 @@ def _model(tok, seed=0, **kw):
     return model
 
 
-def test_mlp_io_matches_run_with_cache(tok):
+def test_all_mlp_io_matches_run_with_cache(tok):
     model = _model(tok)
     rows = [list(range(100, 112)), list(range(300, 312))]
-    io = mlp_io(model, rows, skip_first=1)
+    io = all_mlp_io(model, rows, skip_first=1)
     _, cache = model.run_with_cache(torch.tensor(rows))
     for layer in range(2):
-        x_in = cache[in_hook(layer)][:, 1:].reshape(-1, 16)
-        y = cache[out_hook(layer)][:, 1:].reshape(-1, 16)
+        x_in = cache[f"blocks.{layer}.ln2.hook_normalized"][:, 1:].reshape(-1, 16)
+        y = cache[f"blocks.{layer}.hook_mlp_out"][:, 1:].reshape(-1, 16)
         torch.testing.assert_close(io[layer], torch.cat([x_in, y], 1))
     # the input really is what the MLP reads, up to the norm's gain
     ln2 = model.blocks[1].ln2
-    mlp_in = cache[in_hook(1)] * ln2.w
-    torch.testing.assert_close(model.blocks[1].mlp(mlp_in), cache[out_hook(1)])
+    mlp_in = cache["blocks.1.ln2.hook_normalized"] * ln2.w
+    torch.testing.assert_close(model.blocks[1].mlp(mlp_in), cache["blocks.1.hook_mlp_out"])
     with pytest.raises(SAEError, match="one length"):
-        mlp_io(model, [[1, 2], [3]])
+        all_mlp_io(model, [[1, 2], [3]])
 
 
 @pytest.mark.slow
@@ -63,7 +61,7 @@ def test_bank_trains_once_loads_and_resumes(tok, tmp_path, monkeypatch):
     assert [s["layer"] for s in first.meta["per_layer"]] == [0, 1]
     # each transcoder predicts its MLP's raw output from the raw normalised input, better than
     # the mean on held-out tokens
-    io = mlp_io(model, first.corpus.rows[-2:])
+    io = all_mlp_io(model, first.corpus.rows[-2:])
     for layer, tc in enumerate(first.transcoders):
         x, y = io[layer, :, :16], io[layer, :, 16:]
         pred = tc(x)
