@@ -22,8 +22,8 @@ when asked for; `arena_core.sae.pretrained`):
    (position-wise means, same template), with random active latent units as the baseline.
 
 Run:  arena run 58 [--smoke] [--publish]   (or python 07_mech_interp/day_058_sae_ioi.py)
-Full run (128 prompts, SAEs at layers 15 and 20 already cached): 11 min wall clock on 1 thread
-(measured; 19 min when the 2 cores were shared); head patching is about half of it.
+Full run (128 prompts, SAEs at layers 15 and 20 already cached): 9 min wall clock on 1 thread
+(measured: 525 s).
 Smoke: 16 prompts (templates 1, 2), the smoke-recipe SAE at layer 15, template 1 for head patching.
 The mechanism diagram is the splice x = x̂(f) + e at one position and the attribution of the
 post's worked example (the top unit's Δf, gradient, estimate and exact patch, computed here).
