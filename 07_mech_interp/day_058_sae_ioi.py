@@ -7,22 +7,24 @@ when asked for; `arena_core.sae.pretrained`):
    one forward + backward per template batch. The corruption is "flip_s2": the second mention of
    the subject becomes the indirect object's name, so clean and corrupted prompts hold the *same
    two names* and differ only in which one repeats: what moves is the IO/S role, not the name
-   identity that "abc" would also change. Positions are read by role (IO, S1, S1+1, S2, END);
+   identity that "abc" would also change. Positions are read by role (IO, S1, S1+1, S2, END),
+   per (template, order) batch: ABBA and BABA prompts put IO and S1 in different columns
+   (`arena_core.interp.ioi_latents`);
 2. exact patches (clean codes into the flipped run) of the top units and of every latent at a
    role, to check the linear estimate;
 3. dashboard rows for the top latents (`arena_core.sae.features`): top-activating contexts in
    the SAE's corpus, direct-path top logit tokens, density, mean code at each IOI role;
-4. the heads the circuit uses, found here with head-output patching (`patch_head_z_all_pos`, same
-   corruption) and per-head direct logit attribution (days 54–55 map the full circuit), and where
-   their END query attends (IO, S1, S2);
+4. the heads the circuit uses, found here with exact head-output patching
+   (`ioi_patching.exact_head_map`, same corruption) and per-head direct logit attribution and
+   END's attention to IO, S1, S2 (`head_roles.head_evidence`; days 54–55 map the full circuit);
 5. ablation curves: the logit difference on clean prompts as the top-k latent units (by
    attribution) or the top-k heads (by patching) are mean-ablated over the "abc" prompts
    (position-wise means, same template), with random active latent units as the baseline.
 
 Run:  arena run 58 [--smoke] [--publish]   (or python 07_mech_interp/day_058_sae_ioi.py)
-Full run (128 prompts, SAEs at layers 15 and 20 already cached): 11 min wall clock on 1 thread
-(measured; 19 min when the 2 cores were shared); head patching is about half of it.
-Smoke: 16 prompts, the smoke-recipe SAE at layer 15, 2 templates for head patching.
+Full run (128 prompts, SAEs at layers 15 and 20 already cached): 9 min wall clock on 1 thread
+(measured: 525 s).
+Smoke: 16 prompts (templates 1, 2), the smoke-recipe SAE at layer 15, template 1 for head patching.
 The mechanism diagram is the splice x = x̂(f) + e at one position and the attribution of the
 post's worked example (the top unit's Δf, gradient, estimate and exact patch, computed here).
 """
@@ -33,12 +35,20 @@ import torch
 from matplotlib.figure import Figure
 
 from arena_core.data.ioi import corrupt, ioi_dataset
+from arena_core.interp import ioi_latents
 from arena_core.interp.ablation import head_ablation_hooks, mean_z
-from arena_core.interp.attribution import apply_final_norm_to_stack, residual_components
+from arena_core.interp.head_roles import head_evidence
+from arena_core.interp.ioi_latents import (
+    mean_ld,
+    paired_batches,
+    patch_role_latents,
+    role_attribution,
+    role_code_sums,
+    take,
+)
+from arena_core.interp.ioi_patching import exact_head_map
 from arena_core.interp.logit_lens import final_norm, unembed_params
-from arena_core.interp.patching import logit_diff, patch_head_z_all_pos, patching_setup
 from arena_core.models import load_model
-from arena_core.sae.attribution import latent_attribution, patch_codes
 from arena_core.sae.features import encode_grid, logit_effects, top_contexts, top_logit_tokens
 from arena_core.sae.pretrained import MASSIVE, SMOKE_RECIPE, SAERecipe, pretrained_sae
 from arena_core.sae.splice import replace_codes, run_spliced, splice_hook, unit_mask
@@ -47,7 +57,9 @@ from arena_core.utils import DayArgs, Run, run_script
 from arena_core.utils.diagrams import arrow, box, canvas, finish, label
 from arena_core.utils.figures import text_table
 
-ROLES = ("IO", "S1", "S1+1", "S2", "END")
+ROLES = ("IO", "S1", "S1+1", "S2", "END")  # labels of ioi_latents.ROLES (its "end" is END)
+KEYS = ioi_latents.ROLES
+PATCH_ROLES = ("IO", "S1", "S2", "END")  # roles patched exactly (every latent at once)
 # Pencil example of the post: three latents at one position.
 TOY = {"f_clean": [2.0, 0.0, 1.0], "f_corr": [0.5, 1.0, 1.0], "grad": [0.8, -0.3, 2.0]}
 
@@ -59,8 +71,8 @@ class Args(DayArgs):
     n: int = 128  # IOI prompts (8 templates x 2 orders cycled: 16 per template)
     layers: str = "15,20"  # residual SAEs (after these blocks), comma-separated
     n_exact: int = 10  # top units per layer checked with an exact patch
-    head_prompts: int = 8  # prompts per template for head patching (templates 1 and 2)
-    ablate_prompts: int = 8  # prompts per template for the ablation curves
+    head_prompts: int = 8  # prompts per template for head patching (templates 1, 2; both orders)
+    ablate_prompts: int = 8  # prompts per template for the ablation curves (half per order)
     ks: str = "1,2,4,8,16,32"  # numbers of ablated units
     n_random: int = 3  # random draws of latent units for the baseline
     dash_rows: int = 96  # corpus rows read for the top-activating contexts
@@ -74,171 +86,6 @@ def toy_example() -> dict:
     return TOY | {"delta": r(f1 - f0), "terms": r(terms), "sum": round(terms.sum().item(), 4)}
 
 
-@dataclass
-class Batch:
-    """The prompts of one template: one length, one column per role, no padding."""
-
-    template: int
-    idx: list[int]
-    clean: torch.Tensor
-    flip: torch.Tensor
-    abc: torch.Tensor
-    answers: torch.Tensor  # [b 2] (IO, S) of the clean prompt
-    cols: dict
-
-
-def template_batches(data, flip, abc) -> list[Batch]:
-    out = []
-    for t in sorted({p.template for p in data.prompts}):
-        idx = [i for i, p in enumerate(data.prompts) if p.template == t]
-        pos = data.positions[idx[0]]
-        cols = {
-            "IO": pos["IO"],
-            "S1": pos["S1"],
-            "S1+1": pos["S1"] + 1,
-            "S2": pos["S2"],
-            "END": pos["end"],
-        }
-        out.append(
-            Batch(
-                t,
-                idx,
-                *(torch.tensor([d.tokens[i] for i in idx]) for d in (data, flip, abc)),
-                torch.tensor([[data.io_ids[i], data.s_ids[i]] for i in idx]),
-                cols,
-            )
-        )
-    return out
-
-
-def subset(batches: list[Batch], per: int, templates=None) -> list[Batch]:
-    keep = [b for b in batches if templates is None or b.template in templates]
-    return [
-        Batch(
-            b.template,
-            b.idx[:per],
-            b.clean[:per],
-            b.flip[:per],
-            b.abc[:per],
-            b.answers[:per],
-            b.cols,
-        )
-        for b in keep
-    ]
-
-
-def ld_share(answers: torch.Tensor, n_total: int):
-    """This batch's share of the mean LD over all prompts: sum of its LDs / n_total."""
-    return lambda logits: logit_diff(logits, answers) * len(answers) / n_total
-
-
-@torch.no_grad()
-def mean_ld(model, batches: list[Batch], key: str, hooks_for=None) -> float:
-    n = sum(len(b.idx) for b in batches)
-    tot = 0.0
-    for b in batches:
-        hooks = [] if hooks_for is None else hooks_for(b)
-        logits = model.run_with_hooks(getattr(b, key), fwd_hooks=hooks, last_only=True)
-        tot += ld_share(b.answers, n)(logits).item()
-    return tot
-
-
-def attribute(model, sae, hook, batches, key):
-    """Attribution [roles+1 d_sae] (last row: all other positions), error [roles+1], per-batch
-    clean codes/errors, and the clean / corrupted mean LD."""
-    n = sum(len(b.idx) for b in batches)
-    lat = torch.zeros(len(ROLES) + 1, sae.cfg.d_sae)
-    err = torch.zeros(len(ROLES) + 1)
-    codes, m1, m0 = [], 0.0, 0.0
-    for b in batches:
-        a = latent_attribution(
-            model, sae, hook, b.clean, getattr(b, key), ld_share(b.answers, n), last_only=True
-        )
-        cols = [b.cols[r] for r in ROLES]
-        other = [c for c in range(b.clean.shape[1]) if c not in cols]
-        lat += torch.cat([a.latents[cols], a.latents[other].sum(0, keepdim=True)]).float().cpu()
-        err += torch.cat([a.error[cols], a.error[other].sum(0, keepdim=True)]).float().cpu()
-        codes.append((a.codes_clean, a.error_clean))
-        m1, m0 = m1 + a.metric_clean, m0 + a.metric_corrupted
-    return lat, err, codes, m1, m0
-
-
-def exact_units(model, sae, hook, batches, codes, units, include_error=False) -> float:
-    """Mean LD of the flipped prompts with the clean codes of `units` [(role, latent), ...]
-    patched in (every latent when latent is None), at each template's role column."""
-    n = sum(len(b.idx) for b in batches)
-    tot = 0.0
-    for b, (f_clean, e_clean) in zip(batches, codes, strict=True):
-        n_pos = b.clean.shape[1]
-        mask = torch.zeros(n_pos, sae.cfg.d_sae, dtype=torch.bool)
-        where = torch.zeros(n_pos, dtype=torch.bool)
-        for role, lat in units:
-            if lat is None:
-                mask[b.cols[role]] = True
-                where[b.cols[role]] = True
-            else:
-                mask[b.cols[role], lat] = True
-        edit = (
-            replace_codes(f_clean, mask, e_clean, where)
-            if include_error
-            else replace_codes(f_clean, mask)
-        )
-        tot += patch_codes(model, sae, hook, b.flip, edit, ld_share(b.answers, n), last_only=True)
-    return tot
-
-
-class TailFromCache:
-    """`run_with_hooks` for a scan whose hooks all sit in one layer l (head patching): the
-    corrupted run is the same up to block l, so blocks l.. are re-run from its cached
-    `resid_pre`, and only the last position is unembedded (the LD metric reads no other)."""
-
-    def __init__(self, model, tokens: torch.Tensor):
-        self.model, self.cfg, self.tokens = model, model.cfg, tokens
-        with torch.no_grad():
-            _, self.cache = model.run_with_cache(tokens, names_filter=lambda n: "resid_pre" in n)
-
-    def run_with_hooks(self, tokens, fwd_hooks=()):
-        if not torch.equal(tokens, self.tokens):
-            raise ValueError("TailFromCache only re-runs the tokens it cached")
-        layer = min(int(name.split(".")[1]) for name, _ in fwd_hooks)
-        with self.model.hooks(fwd_hooks):
-            resid = self.cache[f"blocks.{layer}.hook_resid_pre"]
-            return self.model(resid, start_at_layer=layer, last_only=True)
-
-
-def head_scan(model, batches: list[Batch], show: bool):
-    """Normalised head patching (flip_s2) and per-head DLA of logit[IO] − logit[S] at END,
-    averaged over the batches; END's attention to IO, S1, S2 for every head."""
-    cfg = model.cfg
-    patch = torch.zeros(cfg.n_layers, cfg.n_heads)
-    dla_grid = torch.zeros(cfg.n_layers, cfg.n_heads)
-    attn = torch.zeros(3, cfg.n_layers, cfg.n_heads)
-    W_U, _ = unembed_params(model)
-    for b in batches:
-        s = patching_setup(model, b.clean, b.flip, b.answers)
-        patch += patch_head_z_all_pos(
-            TailFromCache(model, b.flip), b.flip, s.clean_cache, s.metric, show
-        )
-        with torch.no_grad():
-            stack, labels = residual_components(model, s.clean_cache)
-            # the final norm's frozen scale is per position: apply it to the whole stack
-            normed, labels = apply_final_norm_to_stack(model, s.clean_cache, stack, labels)
-            dirs = (W_U[:, b.answers[:, 0]] - W_U[:, b.answers[:, 1]]).T  # [b d]
-            per = torch.einsum("cbd,bd->c", normed[:, :, -1], dirs) / len(b.idx)
-            index = {name: i for i, name in enumerate(labels)}
-            dla_grid += torch.stack(
-                [
-                    per[[index[f"L{lay}H{h}"] for h in range(cfg.n_heads)]]
-                    for lay in range(cfg.n_layers)
-                ]
-            )
-            pat = s.clean_cache.stack("attn.hook_pattern", cfg.n_layers)  # [L b h q k]
-            for j, r in enumerate(("IO", "S1", "S2")):
-                attn[j] += pat[:, :, :, -1, b.cols[r]].mean(1)
-    k = len(batches)
-    return patch / k, dla_grid / k, attn / k
-
-
 def main(args: Args) -> dict:
     with Run(day=58, args=args) as run:
         metrics: dict = {"toy_example": toy_example()}
@@ -249,16 +96,20 @@ def main(args: Args) -> dict:
         run.record_source("model", lm.source)
         n = 16 if args.smoke else args.n
         layers = [15] if args.smoke else [int(x) for x in args.layers.split(",")]
-        templates = (1, 2) if args.smoke else None  # smoke: two templates, one batch each
+        templates = (1, 2) if args.smoke else None  # smoke: two templates
         data = ioi_dataset(tok, n, seed=args.seed, templates=templates)
-        flip = corrupt(tok, data, "flip_s2", seed=args.seed)
-        abc = corrupt(tok, data, "abc", seed=args.seed)
-        batches = template_batches(data, flip, abc)
-        ld = {k: mean_ld(model, batches, k) for k in ("clean", "flip", "abc")}
-        metrics.update(n_prompts=n, mean_ld={k: round(v, 4) for k, v in ld.items()})
+        flip_d = corrupt(tok, data, "flip_s2", seed=args.seed)
+        # one batch per (template, order): ABBA and BABA put IO and S1 in different columns
+        clean, flip, abc = paired_batches(data, flip_d, corrupt(tok, data, "abc", seed=args.seed))
+        ld = {"clean": mean_ld(model, clean)}
+        for key, bs in (("flip", flip), ("abc", abc)):
+            ld[key] = mean_ld(model, clean, [b.tokens for b in bs])
+        metrics.update(
+            n_prompts=n, n_batches=len(clean), mean_ld={k: round(v, 4) for k, v in ld.items()}
+        )
         run.print(
             f"  mean LD clean {ld['clean']:.2f}, flip_s2 {ld['flip']:.2f}, "
-            f"abc {ld['abc']:.2f} over {n} prompts"
+            f"abc {ld['abc']:.2f} over {n} prompts in {len(clean)} (template, order) batches"
         )
         gap = ld["clean"] - ld["flip"]
 
@@ -276,20 +127,27 @@ def main(args: Args) -> dict:
                 f"ReLU SAE {p.hook}, width {sae.cfg.d_sae}, "
                 f"held-out FVE {p.meta['held_out']['fve']:.3f}",
             )
-            per_layer[layer] = analyse_layer(model, tok, sae, p, batches, gap, ld, args, run)
+            per_layer[layer] = analyse_layer(
+                model, tok, sae, p, clean, flip, abc, gap, ld, args, run
+            )
         metrics["layers"] = {str(k): v["metrics"] for k, v in per_layer.items()}
 
-        # 4: heads
-        head_b = subset(
-            batches, 4 if args.smoke else args.head_prompts, (1,) if args.smoke else (1, 2)
-        )
-        patch, dla_grid, attn = head_scan(model, head_b, show=not args.smoke)
+        # 4: heads (exact head patching, flip_s2; DLA and END's attention from one cached run)
+        keep = (1,) if args.smoke else (1, 2)
+        sel = [k for k, b in enumerate(clean) if data.prompts[b.idx[0]].template in keep]
+        per = 2 if args.smoke else max(1, args.head_prompts // 2)  # per (template, order)
+        hc, hf = take([clean[k] for k in sel], per), take([flip[k] for k in sel], per)
+        h_gap = mean_ld(model, hc) - mean_ld(model, hc, [b.tokens for b in hf])
+        patch = (exact_head_map(model, hc, hf) / h_gap).float()
+        ev = head_evidence(model, hc)
+        dla_grid = ev.dla.float()
+        attn = torch.stack([ev.end_to_io, ev.end_to_s1, ev.end_to_s2])
         top_heads = [
             (int(i) // model.cfg.n_heads, int(i) % model.cfg.n_heads)
             for i in patch.flatten().argsort(descending=True)
         ]
         metrics["heads"] = {
-            "prompts": sum(len(b.idx) for b in head_b),
+            "prompts": sum(len(b.idx) for b in hc),
             "top_by_patching": [
                 {
                     "head": f"L{lay}H{h}",
@@ -314,19 +172,21 @@ def main(args: Args) -> dict:
         run.save_fig(heads_figure(patch, dla_grid), "heads")
 
         # 5: ablation curves
-        abl_b = subset(batches, 2 if args.smoke else args.ablate_prompts)
+        per = 1 if args.smoke else max(1, args.ablate_prompts // 2)
         ks = [1, 2, 4] if args.smoke else [int(x) for x in args.ks.split(",")]
-        metrics["ablation"] = ablation_curves(model, abl_b, saes, per_layer, top_heads, ks, args)
+        metrics["ablation"] = ablation_curves(
+            model, take(clean, per), take(abc, per), saes, per_layer, top_heads, ks, args
+        )
         run.save_fig(ablation_figure(metrics["ablation"]), "ablation")
 
         first = layers[0]
         ex = per_layer[first]["metrics"]["worked_example"]
-        p0 = data.prompts[batches[0].idx[0]]
+        i0 = clean[0].idx[0]
         ex.update(
-            text=p0.text,
-            flipped=flip.prompts[batches[0].idx[0]].text,
-            io=p0.io,
-            s=p0.s,
+            text=data.prompts[i0].text,
+            flipped=flip_d.prompts[i0].text,
+            io=data.prompts[i0].io,
+            s=data.prompts[i0].s,
             d_sae=saes[first][0].cfg.d_sae,
         )
         rp = metrics["layers"][str(first)]["role_patch"].get(ex["role"], {})
@@ -343,98 +203,83 @@ def main(args: Args) -> dict:
         return run.finish(metrics)
 
 
-def analyse_layer(model, tok, sae, p, batches, gap, ld, args, run) -> dict:
-    hook = p.hook
-    lat, err, codes, m1, m0 = attribute(model, sae, hook, batches, "flip")
-    lat_abc, err_abc, _, _, _ = attribute(model, sae, hook, batches, "abc")
+def analyse_layer(model, tok, sae, p, clean, flip, abc, gap, ld, args, run) -> dict:
+    hook, d_sae = p.hook, sae.cfg.d_sae
+    ra = role_attribution(model, sae, hook, clean, flip, KEYS)
+    lat, err, codes = ra.latents.float(), ra.error.float(), ra.codes
+    lat_abc = role_attribution(model, sae, hook, clean, abc, KEYS).latents.float()
     norm = lat / gap
-    units = [
-        (r, int(i))
-        for r, i in zip(
-            *torch.unravel_index(
-                norm[: len(ROLES)].flatten().argsort(descending=True), norm[: len(ROLES)].shape
-            ),
-            strict=True,
-        )
+    flat = norm[: len(ROLES)].flatten().argsort(descending=True)
+    units = [(int(j) // d_sae, int(j) % d_sae) for j in flat]
+
+    def exact(chosen, **kw) -> float:
+        return (patch_role_latents(model, sae, hook, clean, flip, codes, chosen, **kw)
+                - ld["flip"]) / gap  # fmt: skip
+
+    exact_top = [
+        {
+            "role": ROLES[r],
+            "latent": i,
+            "attribution": round(norm[r, i].item(), 4),
+            "exact": round(exact([(KEYS[r], i)]), 4),
+        }
+        for r, i in units[: 3 if args.smoke else args.n_exact]
     ]
-    n_exact = 3 if args.smoke else args.n_exact
-    exact = []
-    for r, i in units[:n_exact]:
-        val = (exact_units(model, sae, hook, batches, codes, [(ROLES[r], i)]) - ld["flip"]) / gap
-        exact.append(
-            {
-                "role": ROLES[r],
-                "latent": i,
-                "attribution": round(norm[r, i].item(), 4),
-                "exact": round(val, 4),
-            }
-        )
-    role_patch = {}
-    for role in ("S1", "S2", "END"):
-        v = exact_units(model, sae, hook, batches, codes, [(role, None)])
-        role_patch[role] = {
-            "latents_exact": round((v - ld["flip"]) / gap, 4),
+    role_patch = {
+        role: {
+            "latents_exact": round(exact([(KEYS[ROLES.index(role)], None)]), 4),
             "latents_attribution": round(norm[ROLES.index(role)].sum().item(), 4),
             "error_attribution": round(err[ROLES.index(role)].item() / gap, 4),
         }
+        for role in PATCH_ROLES
+    }
     run.print(
         f"  L{p.layer}: attribution sums {norm.sum().item():.3f} (+ error "
-        f"{err.sum().item() / gap:.3f}); top unit {exact[0]}"
+        f"{err.sum().item() / gap:.3f}); top unit {exact_top[0]}"
     )
-    share = lat.abs().sum(1) / lat.abs().sum()
-    share_abc = lat_abc.abs().sum(1) / lat_abc.abs().sum()
-    top = units[:16]
-    dash = dashboard(
-        model, tok, sae, p, batches, codes, [i for _, i in units[: args.n_dash * 3]], args
-    )
-    active = torch.zeros(len(ROLES), sae.cfg.d_sae)
-    for b, (f, _) in zip(batches, codes, strict=True):
-        for r, role in enumerate(ROLES):
-            active[r] += f[:, b.cols[role]].sum(0).float().cpu()
-    ex = worked_example(model, sae, hook, batches, codes, units[0], gap, exact[0])
+    sums = role_code_sums(clean, codes, KEYS)  # [roles d_sae]
+    n = sum(len(b.idx) for b in clean)
+    dash = dashboard(model, tok, sae, p, sums / n, [i for _, i in units[: args.n_dash * 3]], args)
+    share = lambda x: dict(zip([*ROLES, "other"], (x.abs().sum(1) / x.abs().sum()).tolist(),  # noqa: E731
+                               strict=True))  # fmt: skip
     m = {
         "hook": hook,
         "fve": p.meta["held_out"]["fve"],
         "l0": p.meta["held_out"]["l0"],
-        "metric_clean": round(m1, 4),
-        "metric_flip": round(m0, 4),
+        "metric_clean": round(ra.metric_clean, 4),
+        "metric_flip": round(ra.metric_corrupted, 4),
         "attribution_total": round(norm.sum().item(), 4),
         "error_total": round(err.sum().item() / gap, 4),
-        "role_share_abs_flip": dict(
-            zip([*ROLES, "other"], [round(x, 4) for x in share.tolist()], strict=True)
-        ),
-        "role_share_abs_abc": dict(
-            zip([*ROLES, "other"], [round(x, 4) for x in share_abc.tolist()], strict=True)
-        ),
-        "exact_vs_attribution": exact,
+        "role_share_abs_flip": {k: round(v, 4) for k, v in share(lat).items()},
+        "role_share_abs_abc": {k: round(v, 4) for k, v in share(lat_abc).items()},
+        "exact_vs_attribution": exact_top,
         "role_patch": role_patch,
         "top_units": [
             {"role": ROLES[r], "latent": i, "attribution": round(norm[r, i].item(), 4)}
-            for r, i in top
+            for r, i in units[:16]
         ],
         "dashboard": dash,
-        "worked_example": ex,
+        "worked_example": worked_example(
+            model, sae, hook, clean, flip, codes, units[0], gap, exact_top[0]
+        ),
     }
     return {
         "metrics": m,
         "norm": norm,
         "err": err / gap,
         "units": units,
-        "codes": codes,
-        "active": torch.nonzero(active > 0),
+        "active": torch.nonzero(sums > 0),
     }
 
 
 @torch.no_grad()
-def worked_example(model, sae, hook, batches, codes, unit, gap, exact) -> dict:
-    """The top unit on the first template's first prompt, and its totals over all prompts."""
+def worked_example(model, sae, hook, clean, flip, codes, unit, gap, exact) -> dict:
+    """The top unit on the first batch's first prompt, and its totals over all prompts."""
     r, i = unit
-    b = batches[0]
-    col = b.cols[ROLES[r]]
-    f_corr = run_spliced(model, sae, hook, b.flip[:1], last_only=True)[1][0, col, i].item()
-    f_clean = codes[0][0][0, col, i].item()
+    col = clean[0].positions[KEYS[r]]
+    f_corr = run_spliced(model, sae, hook, flip[0].tokens[:1], last_only=True)[1][0, col, i].item()
     f_all = torch.cat(
-        [f[:, bb.cols[ROLES[r]], i] for bb, (f, _) in zip(batches, codes, strict=True)]
+        [f[:, b.positions[KEYS[r]], i] for b, (f, _) in zip(clean, codes, strict=True)]
     )
     return {
         "role": ROLES[r],
@@ -442,7 +287,7 @@ def worked_example(model, sae, hook, batches, codes, unit, gap, exact) -> dict:
         "attribution": exact["attribution"],
         "exact": exact["exact"],
         "gap": round(gap, 4),
-        "f_clean_first": round(f_clean, 3),
+        "f_clean_first": round(codes[0][0][0, col, i].item(), 3),
         "f_flip_first": round(f_corr, 3),
         "mean_f_clean": round(f_all.mean().item(), 3),
         "fires_on_clean": round((f_all > 0).float().mean().item(), 3),
@@ -450,14 +295,9 @@ def worked_example(model, sae, hook, batches, codes, unit, gap, exact) -> dict:
 
 
 @torch.no_grad()
-def dashboard(model, tok, sae, p, batches, codes, latents, args) -> list[dict]:
+def dashboard(model, tok, sae, p, role_mean, latents, args) -> list[dict]:
     """Top contexts in the SAE's corpus, top logit tokens, density, mean code per IOI role."""
-    seen, picked = set(), []
-    for i in latents:
-        if i not in seen:
-            seen.add(i)
-            picked.append(i)
-    picked = picked[: 2 if args.smoke else args.n_dash]
+    picked = list(dict.fromkeys(latents))[: 2 if args.smoke else args.n_dash]
     rows = p.corpus.rows[: 8 if args.smoke else args.dash_rows]
     acts = token_activations(model, rows, p.hook, batch_size=16)
     acts = acts.reshape(len(rows), -1, acts.shape[-1])
@@ -468,26 +308,12 @@ def dashboard(model, tok, sae, p, batches, codes, latents, args) -> list[dict]:
     eff = logit_effects(sae.W_dec[picked].float(), W_U.float(), final_norm(model).w.float())
     out = []
     for j, i in enumerate(picked):
-        ctxs = top_contexts(grid[..., j], 3, before=6, after=1)
         shown = []
-        for c in ctxs:  # code position q is row token q + 1 (position 0 dropped)
-            toks = rows[c.row][c.start + 1 : c.stop + 1]
-            peak = c.pos - c.start
+        for c in top_contexts(grid[..., j], 3, before=6, after=1):
+            toks = rows[c.row][c.start + 1 : c.stop + 1]  # code position q is row token q + 1
             words = [tok.decode([t]) for t in toks]
-            words[peak] = f"[{words[peak]}]"
+            words[c.pos - c.start] = f"[{words[c.pos - c.start]}]"
             shown.append("".join(words).replace("\n", "⏎"))
-        lt = top_logit_tokens(eff[j], 5)
-        role_mean = {
-            r: round(
-                sum(
-                    f[:, b.cols[r], i].sum().item()
-                    for b, (f, _) in zip(batches, codes, strict=True)
-                )
-                / sum(len(b.idx) for b in batches),
-                3,
-            )
-            for r in ROLES
-        }
         out.append(
             {
                 "latent": i,
@@ -495,50 +321,50 @@ def dashboard(model, tok, sae, p, batches, codes, latents, args) -> list[dict]:
                     (grid[..., j] > 0).float().sum().item() / max(int(keep.sum()), 1), 4
                 ),
                 "contexts": shown,
-                "top_logits": [tok.decode([t]) for t in lt["top_ids"]],
-                "mean_code_by_role": role_mean,
+                "top_logits": [tok.decode([t]) for t in top_logit_tokens(eff[j], 5)["top_ids"]],
+                "mean_code_by_role": {
+                    r: round(role_mean[k, i].item(), 3) for k, r in enumerate(ROLES)
+                },  # fmt: skip
             }
         )
     return out
 
 
-def ablation_curves(model, batches, saes, per_layer, top_heads, ks, args) -> dict:
+def ablation_curves(model, clean, abc, saes, per_layer, top_heads, ks, args) -> dict:
     """LD on clean prompts with the top-k latent units / heads mean-ablated over abc."""
-    clean = mean_ld(model, batches, "clean")
-    abc = mean_ld(model, batches, "abc")
-    z_means = {id(b): mean_z(model, b.abc, per_position=True) for b in batches}
-    out = {"ks": ks, "clean": round(clean, 4), "abc": round(abc, 4), "heads": [], "latents": {}}
+    abc_tokens = [b.tokens for b in abc]
+    z_means = [mean_z(model, t, per_position=True) for t in abc_tokens]
+    out = {
+        "ks": ks,
+        "prompts": sum(len(b.idx) for b in clean),
+        "clean": round(mean_ld(model, clean), 4),
+        "abc": round(mean_ld(model, clean, abc_tokens), 4),
+        "heads": [],
+        "latents": {},
+    }
     for k in ks:
-        v = mean_ld(
-            model,
-            batches,
-            "clean",
-            lambda b, k=k: head_ablation_hooks(top_heads[:k], z_means[id(b)]),
-        )
-        out["heads"].append(round(v, 4))
+        hooks = lambda j, b, k=k: head_ablation_hooks(top_heads[:k], z_means[j])  # noqa: E731
+        out["heads"].append(round(mean_ld(model, clean, hooks_for=hooks), 4))
     gen = torch.Generator().manual_seed(args.seed)
     for layer, (sae, p) in saes.items():
-        units = per_layer[layer]["units"]
-        f_abc = {}
         with torch.no_grad():
-            for b in batches:
-                f_abc[id(b)] = run_spliced(model, sae, p.hook, b.abc, last_only=True)[1].mean(0)
-        pool = per_layer[layer]["active"]  # random baseline: units active on clean prompts
+            f_abc = [run_spliced(model, sae, p.hook, t, last_only=True)[1].mean(0)
+                     for t in abc_tokens]  # fmt: skip
 
-        def run_units(chosen, layer_sae=sae, hook=p.hook, means=f_abc):
-            def hooks_for(bt):
-                cols = [(bt.cols[ROLES[r]], i) for r, i in chosen]
-                mask = unit_mask(bt.clean.shape[1], layer_sae.cfg.d_sae, cols)
-                return [(hook, splice_hook(layer_sae, replace_codes(means[id(bt)], mask)))]
+        def run_units(chosen, sae=sae, hook=p.hook, means=f_abc):
+            def hooks_for(bi, b):
+                cols = [(b.positions[KEYS[r]], i) for r, i in chosen]
+                mask = unit_mask(b.tokens.shape[1], sae.cfg.d_sae, cols)
+                return [(hook, splice_hook(sae, replace_codes(means[bi], mask)))]
 
-            return round(mean_ld(model, batches, "clean", hooks_for), 4)
+            return round(mean_ld(model, clean, hooks_for=hooks_for), 4)
 
-        top_curve = [run_units(units[:k]) for k in ks]
+        units, pool = per_layer[layer]["units"], per_layer[layer]["active"]
         rand = []
-        for _ in range(1 if args.smoke else args.n_random):
+        for _ in range(1 if args.smoke else args.n_random):  # random units active on clean
             perm = torch.randperm(len(pool), generator=gen)
             rand.append([run_units([tuple(map(int, pool[j])) for j in perm[:k]]) for k in ks])
-        out["latents"][str(layer)] = {"top": top_curve, "random": rand}
+        out["latents"][str(layer)] = {"top": [run_units(units[:k]) for k in ks], "random": rand}
     return out
 
 
@@ -604,7 +430,7 @@ def exact_figure(per_layer: dict) -> Figure:
     ax.set_title("One latent at one role: linear estimate vs exact patch")
     ax.legend(loc="best", fontsize=8)
     ax = fig.add_subplot(1, 2, 2)
-    roles = ("S1", "S2", "END")
+    roles = PATCH_ROLES
     w = 0.8 / (3 * len(per_layer))
     for k, (layer, res) in enumerate(per_layer.items()):
         rp = res["metrics"]["role_patch"]
