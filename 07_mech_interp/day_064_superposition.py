@@ -56,6 +56,7 @@ class Args(DayArgs):
     batch_size: int = 1024  # samples per step (the phase diagram and the 100-feature sweep: half)
     lr: float = 5e-3  # Adam learning rate (decays linearly to a tenth over the second half)
     replicas: int = 4  # instances trained per setting; the lowest-loss one is kept
+    dim_replicas: int = 1  # replicas in the dimensionality sweep (its 100 features cost the most)
     phase_grid: int = 12  # phase diagram resolution (grid × grid settings)
     n_features: int = 100  # features of the dimensionality sweep
     d_hidden: int = 20  # hidden dimensions of the dimensionality sweep
@@ -83,10 +84,10 @@ def mechanism_figure(ex: dict) -> Figure:
     dg.matrix(ax, [[v] for v in x], xy=(0, 1.5), title="x", row_labels=["x₁", "x₂"], cmap=None)
     dg.arrow(ax, (1.2, 2.5), (3.0, 2.5), "W = [1, −1]")
     dg.matrix(ax, [r["h"]], xy=(3.2, 2.0), title="h = Wx", cmap=None)
-    dg.arrow(ax, (4.4, 2.5), (6.4, 2.5), "Wᵀ")
+    dg.arrow(ax, (4.4, 2.5), (6.4, 2.5), "Wᵀh = (WᵀW)x")
     dg.matrix(ax, ex["WtW"], xy=(6.8, 1.5), title="WᵀW", highlight=[(1, 0)], cmap="RdBu",
               col_labels=["from x₁", "from x₂"], row_labels=["to x′₁", "to x′₂"])  # fmt: skip
-    dg.arrow(ax, (9.0, 2.5), (10.6, 2.5), "·x + b")
+    dg.arrow(ax, (9.0, 2.5), (10.6, 2.5), "times x, + b (b = 0)")
     dg.matrix(ax, [[v] for v in r["before_relu"]], xy=(10.8, 1.5), title="WᵀWx + b",
               highlight=[(1, 0)], cmap=None)  # fmt: skip
     dg.arrow(ax, (12.0, 2.5), (13.8, 2.5), "ReLU")
@@ -116,10 +117,14 @@ def train_best(
     steps: int,
     batch: int,
     desc: str,
+    reps: int | None = None,
     **pairs,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Train `replicas` instances per setting; return W [settings d n], b, and their eval loss."""
-    reps = 1 if args.smoke else args.replicas
+    """Train `reps` (default `args.replicas`) instances per setting; keep the lowest-loss one.
+
+    Returns W [settings d n], b [settings n] and the kept instances' evaluation loss.
+    """
+    reps = 1 if args.smoke else (reps or args.replicas)
     p = torch.as_tensor(probs, dtype=torch.float32)
     imp = torch.as_tensor(importance, dtype=torch.float32)
     p = p.repeat_interleave(reps, 0) if p.ndim and p.shape[0] == n_settings else p
@@ -159,23 +164,27 @@ def pentagon_figure(Ws, probs, kept) -> Figure:
     cmap = matplotlib.colormaps["viridis"]
     n = Ws.shape[-1]
     colours = [cmap(i / max(1, n - 1) * 0.85) for i in range(n)]
-    fig = Figure(figsize=(2.6 * len(probs), 3.3))
+    cols = 4
+    rows = math.ceil((len(probs) + 1) / cols)
+    fig = Figure(figsize=(2.9 * cols, 3.1 * rows))
+    labels = [f"feature {i + 1} (importance {0.9**i:.2f})" for i in range(n)]
     for k, p in enumerate(probs):
-        ax = fig.add_subplot(1, len(probs), k + 1)
-        labels = [f"feature {i + 1} (importance {0.9**i:.2f})" for i in range(n)]
+        ax = fig.add_subplot(rows, cols, k + 1)
         draw_columns(ax, Ws[k], colours, labels if k == 0 else None)
-        ax.set_title(f"p = {p:g}\n{kept[k]} features kept", fontsize=10)
+        ax.set_title(f"p = {p:g}: {kept[k]} features kept", fontsize=10)
         ax.set_xlabel("hidden dim 1")
-        if k == 0:
-            ax.set_ylabel("hidden dim 2")
-    fig.legend(loc="lower center", ncol=n, fontsize=8.5, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle("Columns W_i of five features in two dimensions, dense (left) to sparse (right)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+        ax.set_ylabel("hidden dim 2")
+    handles, names = fig.axes[0].get_legend_handles_labels()
+    ax = fig.add_subplot(rows, cols, len(probs) + 1)
+    ax.axis("off")
+    ax.legend(handles, names, loc="center", fontsize=8.5, title="columns W_i of W")
+    fig.suptitle("Five features in two dimensions, feature probability p from dense to sparse")
+    fig.tight_layout()
     return fig
 
 
 def phase_figure(regime: torch.Tensor, rel: torch.Tensor, dens: torch.Tensor) -> Figure:
-    fig = Figure(figsize=(7.2, 5.6))
+    fig = Figure(figsize=(8.2, 5.8))
     ax = fig.add_subplot(1, 1, 1)
     colours = ["#bdbdbd", "#3182bd", "#d62728"]
     ax.pcolormesh(rel.numpy(), dens.numpy(), regime.numpy(), cmap=ListedColormap(colours),
@@ -192,8 +201,8 @@ def phase_figure(regime: torch.Tensor, rel: torch.Tensor, dens: torch.Tensor) ->
     return fig
 
 
-def dimensionality_figure(D, kept, probs, dims_per_feature) -> Figure:
-    fig = Figure(figsize=(9, 5.2))
+def dimensionality_figure(D, kept, probs, dims_per_feature, n: int, d: int) -> Figure:
+    fig = Figure(figsize=(9, 5.8))
     ax = fig.add_subplot(1, 1, 1)
     inv = 1 / probs
     for k in range(len(probs)):
@@ -209,8 +218,8 @@ def dimensionality_figure(D, kept, probs, dims_per_feature) -> Figure:
     ax.set_xlabel("1 / feature probability (sparser →)")
     ax.set_ylabel("dimensionality D_i (features with ‖W_i‖ > 0.5)")
     ax.set_ylim(0, 1.1)
-    ax.legend(loc="upper right", fontsize=8.5)
-    ax.set_title("How much of a dimension each feature gets, 100 features in 20 dimensions")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8.5)
+    ax.set_title(f"How much of a dimension each feature gets, {n} features in {d} dimensions")
     fig.tight_layout()
     return fig
 
@@ -303,7 +312,8 @@ def main(args: Args) -> dict:
         nf, dh, ns = (20, 5, 4) if smoke else (args.n_features, args.d_hidden, args.n_sparsities)
         dprobs = torch.logspace(0, -2.5, ns)
         W3, _, _ = train_best(ns, nf, dh, dprobs[:, None].expand(-1, nf).contiguous(), 1.0, args,
-                              gen, phase_steps, args.batch_size // 2, "dimensionality")  # fmt: skip
+                              gen, phase_steps, args.batch_size // 2, "dimensionality",
+                              reps=args.dim_replicas)  # fmt: skip
         D = dimensionality(W3)
         kept3 = W3.norm(dim=1) > 0.5
         dims_per_feature = dh / (W3**2).sum((1, 2))
@@ -319,7 +329,9 @@ def main(args: Args) -> dict:
         within = sum(sum(r["n_within_0.03_of"].values()) for r in rows)
         metrics["dimensionality"]["fraction_of_represented_near_a_sticky_value"] = round(
             within / max(1, int(kept3.sum())), 3)  # fmt: skip
-        run.save_fig(dimensionality_figure(D, kept3, dprobs, dims_per_feature), "dimensionality")
+        run.save_fig(
+            dimensionality_figure(D, kept3, dprobs, dims_per_feature, nf, dh), "dimensionality"
+        )
 
         # 4. correlated vs anti-correlated pairs, four features in two dimensions
         pc = 0.25
