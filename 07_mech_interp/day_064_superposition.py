@@ -208,19 +208,19 @@ def dimensionality_figure(D, kept, probs, dims_per_feature, n: int, d: int) -> F
     ax = fig.add_subplot(1, 1, 1)
     inv = 1 / probs
     for k in range(len(probs)):
-        d = D[k][kept[k]]
-        jitter = inv[k] * torch.exp(0.04 * torch.randn(len(d), generator=torch.Generator()))
-        ax.scatter(jitter, d, s=9, alpha=0.5, color="tab:blue",
+        vals = D[k][kept[k]]
+        jitter = inv[k] * torch.exp(0.04 * torch.randn(len(vals), generator=torch.Generator()))
+        ax.scatter(jitter, vals, s=9, alpha=0.5, color="tab:blue",
                    label="one feature's dimensionality D_i" if k == 0 else None)  # fmt: skip
     ax.plot(inv, dims_per_feature, color="black", lw=1.5, label="dimensions per feature d / ‖W‖²_F")
     for name, v in STICKY.items():
         ax.axhline(v, color="0.7", lw=0.7, ls="--")
-        ax.text(inv.max() * 1.15, v, name, va="center", fontsize=9)
+        ax.text(1.01, v, name, va="center", fontsize=9, transform=ax.get_yaxis_transform())
     ax.set_xscale("log")
     ax.set_xlabel("1 / feature probability (sparser →)")
     ax.set_ylabel("dimensionality D_i (features with ‖W_i‖ > 0.5)")
     ax.set_ylim(0, 1.1)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8.5)
+    ax.legend(loc="upper right", fontsize=8.5)
     ax.set_title(f"How much of a dimension each feature gets, {n} features in {d} dimensions")
     fig.tight_layout()
     return fig
