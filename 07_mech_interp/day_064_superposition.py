@@ -86,10 +86,10 @@ def mechanism_figure(ex: dict) -> Figure:
     dg.matrix(ax, [[v] for v in x], xy=(0, 1.5), title="x", row_labels=["x₁", "x₂"], cmap=None)
     dg.arrow(ax, (1.2, 2.5), (3.0, 2.5), "W = [1, −1]")
     dg.matrix(ax, [r["h"]], xy=(3.2, 2.0), title="h = Wx", cmap=None)
-    dg.arrow(ax, (4.4, 2.5), (6.4, 2.5), "Wᵀh = (WᵀW)x")
+    dg.arrow(ax, (4.4, 2.5), (6.0, 2.5), "Wᵀh")
     dg.matrix(ax, ex["WtW"], xy=(6.8, 1.5), title="WᵀW", highlight=[(1, 0)], cmap="RdBu",
               col_labels=["from x₁", "from x₂"], row_labels=["to x′₁", "to x′₂"])  # fmt: skip
-    dg.arrow(ax, (9.0, 2.5), (10.6, 2.5), "times x, + b (b = 0)")
+    dg.arrow(ax, (9.0, 2.5), (10.6, 2.5), "+ b, b = 0")
     dg.matrix(ax, [[v] for v in r["before_relu"]], xy=(10.8, 1.5), title="WᵀWx + b",
               highlight=[(1, 0)], cmap=None)  # fmt: skip
     dg.arrow(ax, (12.0, 2.5), (13.8, 2.5), "ReLU")
