@@ -19,7 +19,7 @@ Shows:
    interference term and what the ReLU does to it.
 
 Run:  arena run 64 [--smoke] [--publish]   (or python 07_mech_interp/day_064_superposition.py)
-Full run: 158 s on 1 thread (measured; no language model: toy models trained here).
+Full run: about 2.6 min on 1 thread (154–159 s measured; no language model, toy models only).
 Smoke: a few hundred steps and tiny grids, a few seconds.
 """
 
