@@ -40,6 +40,14 @@ from arena_core.sae.training import TrainConfig, train_sae
 MASSIVE = 10.0  # rows with norm above MASSIVE x median are left out (attention-sink-like tokens)
 
 
+def check_recipe(r) -> None:
+    """A clear error for a training recipe (this file's or `transcoders.py`'s) that cannot run."""
+    if min(r.expansion, r.n_tokens, r.held_rows, r.epochs, r.batch) < 1:
+        raise SAEError("expansion, n_tokens, held_rows, epochs and batch must be >= 1")
+    if r.seq_len < 2 or not r.l1 >= 0 or not r.lr > 0:
+        raise SAEError("need seq_len >= 2, l1 >= 0 and lr > 0")
+
+
 @dataclass(frozen=True)
 class SAERecipe:
     layer: int = 15  # residual stream after this block
@@ -55,10 +63,7 @@ class SAERecipe:
     seed: int = 0
 
     def __post_init__(self):
-        if min(self.expansion, self.n_tokens, self.held_rows, self.epochs, self.batch) < 1:
-            raise SAEError("expansion, n_tokens, held_rows, epochs and batch must be >= 1")
-        if self.seq_len < 2 or not self.l1 >= 0 or not self.lr > 0:
-            raise SAEError("need seq_len >= 2, l1 >= 0 and lr > 0")
+        check_recipe(self)
 
 
 SMOKE_RECIPE = SAERecipe(n_tokens=4000, held_rows=4, epochs=1, with_chat=False)

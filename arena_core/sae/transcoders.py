@@ -33,7 +33,7 @@ from arena_core.models.paths import cache_root
 from arena_core.sae.base import SAEConfig, SAEError
 from arena_core.sae.corpus import Corpus, build_corpus, split_corpus
 from arena_core.sae.evaluate import sae_stats
-from arena_core.sae.pretrained import MASSIVE, cache_key, load_or_train
+from arena_core.sae.pretrained import MASSIVE, cache_key, check_recipe, load_or_train
 from arena_core.sae.saelens import load_saelens, save_saelens
 from arena_core.sae.store import ActivationFile, ActivationStore
 from arena_core.sae.training import TrainConfig, train_sae
@@ -55,10 +55,7 @@ class TranscoderRecipe:
     seed: int = 0
 
     def __post_init__(self):
-        if min(self.expansion, self.n_tokens, self.held_rows, self.epochs, self.batch) < 1:
-            raise SAEError("expansion, n_tokens, held_rows, epochs and batch must be >= 1")
-        if self.seq_len < 2 or not self.l1 >= 0 or not self.lr > 0:
-            raise SAEError("need seq_len >= 2, l1 >= 0 and lr > 0")
+        check_recipe(self)
 
 
 SMOKE_TRANSCODER_RECIPE = TranscoderRecipe(
