@@ -51,10 +51,10 @@ class BracketRecipe:
     n_heads: int = 2
     d_mlp: int = 56
     max_steps: int = 6000  # the budget; training stops earlier at 100% held-out accuracy
-    batch_size: int = 256
-    lr: float = 1e-3  # peak learning rate
+    batch_size: int = 128
+    lr: float = 3e-3  # peak learning rate
     warmup_steps: int = 100  # linear warm-up, then a cosine decay to 0 at max_steps
-    eval_every: int = 200  # steps between held-out evaluations (and checkpoints)
+    eval_every: int = 500  # steps between held-out evaluations (and checkpoints)
     n_test: int = 5000  # held-out strings
     seed: int = 0
 
