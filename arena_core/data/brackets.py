@@ -12,8 +12,9 @@ The generator mixes four kinds (the `kind` of each string): balanced; "negative 
 counts, some prefix below zero: a shuffled equal-count string that is not balanced); "unequal
 count" (any length, counts differ); and uniformly random strings (mostly unbalanced). A string is
 a key `length * 2**40 + bits` (bit i set when character i is ")"), so duplicates and the held-out
-set are found with `torch.isin`, vectorised. `BracketData` holds a fixed held-out set of unique
-strings; training batches are drawn fresh and filtered so that none of them is held out.
+set are found with `torch.isin`, vectorised. A key decides the split (`held_out_bucket`, about
+1 string in 10): `BracketData` draws a fixed held-out set of distinct strings from that bucket and
+fresh training batches from the rest, so the two never meet and every length stays in training.
 """
 
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ N_CTX = MAX_LEN + 2
 KINDS = ("balanced", "negative_prefix", "unequal_count", "random")
 #: default share of each kind in a batch (the class mix: about half balanced)
 MIX = (0.5, 0.2, 0.2, 0.1)
+HOLD_OUT_MODULUS = 2_147_483_647  # the Lehmer prime 2^31 - 1
 
 
 class BracketError(UserError, ValueError):
@@ -169,15 +171,32 @@ class BracketBatch:
         return ((self.tokens == OPEN) | (self.tokens == CLOSE)).sum(dim=1)
 
 
+def held_out_bucket(keys: Int[Tensor, " n"]) -> Bool[Tensor, " n"]:
+    """True for the strings that may be held out: about 1 in 10 of all strings, by their key.
+
+    Splitting by key rather than by drawing the test set first keeps short strings in training:
+    there are only 2 balanced strings of length 4, and a test set of 5,000 distinct strings drawn
+    first would take both, leaving training with no short balanced string at all."""
+    # a few rounds of a Lehmer step and an xor-shift: keys that differ in one low bit (short
+    # strings of one length) land in unrelated places, so the split is ~1 in 10 at every length
+    h = keys % HOLD_OUT_MODULUS + keys // HOLD_OUT_MODULUS % HOLD_OUT_MODULUS
+    for _ in range(3):
+        h = (h * 48271 + 12345) % HOLD_OUT_MODULUS
+        h = h ^ (h >> 13)
+    return h % 10 == 0
+
+
 def generate(
     n: int,
     generator: torch.Generator,
     mix: tuple[float, ...] = MIX,
     exclude: Tensor | None = None,
     unique: bool = False,
+    bucket: bool | None = None,
 ) -> BracketBatch:
     """n strings mixed by `mix` (shares of KINDS), none of whose keys is in `exclude`;
-    with `unique`, no string appears twice."""
+    with `unique`, no string appears twice; `bucket=True` / `False` keeps only strings inside /
+    outside `held_out_bucket`."""
     if len(mix) != len(KINDS) or any(m < 0 for m in mix) or sum(mix) <= 0:
         raise BracketError(f"mix needs {len(KINDS)} non-negative shares, got {mix}")
     shares = torch.tensor(mix, dtype=torch.float64) / sum(mix)
@@ -194,6 +213,8 @@ def generate(
             keep = torch.ones(len(keys), dtype=torch.bool)
             if exclude is not None:
                 keep &= ~torch.isin(keys, exclude)
+            if bucket is not None:
+                keep &= held_out_bucket(keys) == bucket
             if unique:
                 keep &= ~torch.isin(keys, keys_all)
                 first = torch.zeros(len(keys), dtype=torch.bool)
@@ -232,11 +253,11 @@ class BracketData:
 
     def __post_init__(self) -> None:
         g = torch.Generator().manual_seed(self.seed)
-        self.test = generate(self.n_test, g, self.mix, unique=True)
+        self.test = generate(self.n_test, g, self.mix, unique=True, bucket=True)
         self._train_gen = torch.Generator().manual_seed(self.seed + 1)
 
     def train_batch(self, n: int) -> BracketBatch:
-        return generate(n, self._train_gen, self.mix, exclude=self.test.keys)
+        return generate(n, self._train_gen, self.mix, bucket=False)
 
     def generator_state(self) -> Tensor:
         return self._train_gen.get_state()

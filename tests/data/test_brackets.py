@@ -98,3 +98,15 @@ def test_bad_strings_raise(bad):
 def test_bad_mix_raises():
     with pytest.raises(BracketError):
         generate(10, torch.Generator(), mix=(1.0, 0.0))
+
+
+def test_short_balanced_strings_stay_in_training():
+    import itertools
+
+    data = BracketData(seed=0, n_test=2000)
+    short = ["".join(p) for n in (2, 4, 6) for p in itertools.product("()", repeat=n)]
+    short = [s for s in short if stack_balanced(s)]  # 1 + 2 + 5 strings
+    train = set(data.train_batch(20000).strings)
+    held = set(data.test.strings)
+    in_train = [s for s in short if s in train]
+    assert len(in_train) >= 6 and not set(in_train) & held

@@ -46,7 +46,6 @@ def test_training_lowers_the_loss_and_resumes_exactly(tmp_path):
                          show_progress=False)  # fmt: skip
 
 
-@pytest.mark.skipif(not CHECKPOINT.is_file(), reason="checkpoint not built yet")
 def test_committed_checkpoint_is_small_and_classifies_held_out_and_hand_cases():
     assert CHECKPOINT.stat().st_size <= 5 * 2**20
     model = load_bracket_classifier()
@@ -62,7 +61,6 @@ def test_committed_checkpoint_is_small_and_classifies_held_out_and_hand_cases():
     assert got.tolist() == [int(stack_balanced(s)) for s in cases]
 
 
-@pytest.mark.skipif(not CHECKPOINT.is_file(), reason="checkpoint not built yet")
 def test_committed_checkpoint_matches_its_transformer_lens_twin():
     model = load_bracket_classifier()
     tl = transformer_lens_twin(model)
