@@ -17,7 +17,7 @@ Run:  arena run 59 [--smoke] [--publish] [--resume]
       (or python 07_mech_interp/day_059_brackets.py)
 `--resume` continues an interrupted training run from out_dir/checkpoints/brackets.pt.
 `--save-checkpoint` also writes the weights to arena_core/models/checkpoints/ (what day 60 loads).
-Full run (default recipe, 1 thread): see the measured runtime at the end of this docstring.
+Full run (default recipe, 6,000 steps, 1 thread): 409 s measured (about 7 min, CPU).
 Smoke: 30 steps on 300 held-out strings, a few seconds.
 """
 

@@ -155,8 +155,6 @@ def train_classifier(
             history.test_loss.append(test_loss)
             history.test_accuracy.append(acc)
             history.seconds = time.perf_counter() - t0
-            if on_eval is not None:
-                on_eval(step + 1, acc)
             done = acc == 1.0
             if checkpoint_path is not None:
                 save_checkpoint(
@@ -170,6 +168,8 @@ def train_classifier(
                     },
                     checkpoint_path,
                 )
+            if on_eval is not None:  # after the checkpoint: a callback may stop the run
+                on_eval(step + 1, acc)
     history.seconds = time.perf_counter() - t0
     return model.eval(), history, data
 
