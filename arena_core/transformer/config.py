@@ -28,6 +28,9 @@ class UnsupportedConfigError(UserError, ValueError):
 #: RoPE variants `rotary.rotary_frequencies` implements (HF's `rope_type` names).
 ROPE_TYPES = ("default", "linear", "llama3")
 
+#: attention directions (TransformerLens' `attention_dir` values).
+ATTENTION_DIRS = ("causal", "bidirectional")
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
@@ -63,9 +66,23 @@ class TransformerConfig:
     rope_low_freq_factor: float = 1.0
     rope_high_freq_factor: float = 4.0
     rope_original_n_ctx: int = 8192
+    # "causal" (a language model: query i sees keys j <= i) or "bidirectional" (every query sees
+    # every real key; padding goes on the RIGHT and positions are absolute, as in TL's encoder-only
+    # setting). TransformerLens' name. Day 59's bracket classifier is bidirectional.
+    attention_dir: str = "causal"
+    # width of the unembedding output; None = d_vocab. A classifier reads d_vocab_out classes
+    # (TL's name); it needs untied embeddings.
+    d_vocab_out: int | None = None
     name: str = field(default="custom", compare=False)  # label only
 
     def __post_init__(self):
+        if self.attention_dir not in ATTENTION_DIRS:
+            raise UnsupportedConfigError(
+                f"attention_dir={self.attention_dir!r} is not one of {ATTENTION_DIRS}"
+            )
+        if self.d_vocab_out is not None and self.d_vocab_out != self.d_vocab:
+            if self.tie_embeddings:
+                raise ValueError("d_vocab_out != d_vocab needs tie_embeddings=False")
         if self.n_heads % self.kv_heads != 0:
             raise ValueError(
                 f"n_heads={self.n_heads} must be a multiple of n_kv_heads={self.kv_heads}"
@@ -76,6 +93,11 @@ class TransformerConfig:
             )
         if self.rope_type == "llama3" and self.rope_high_freq_factor <= self.rope_low_freq_factor:
             raise ValueError("llama3 RoPE needs rope_high_freq_factor > rope_low_freq_factor")
+
+    @property
+    def n_out(self) -> int:
+        """Width of the logits: d_vocab_out when set, else d_vocab."""
+        return self.d_vocab if self.d_vocab_out is None else self.d_vocab_out
 
     @property
     def kv_heads(self) -> int:

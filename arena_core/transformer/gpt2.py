@@ -39,7 +39,7 @@ class GPT2(CausalLM):
         )
         self.ln_final = LayerNorm(cfg.d_model, cfg.eps)
         tied = self.embed if cfg.tie_embeddings else None
-        self.unembed = Unembed(cfg.d_model, cfg.d_vocab, tied_to=tied, bias=cfg.unembed_bias)
+        self.unembed = Unembed(cfg.d_model, cfg.n_out, tied_to=tied, bias=cfg.unembed_bias)
         self.setup_hooks()
         if init:
             self.init_weights()

@@ -80,6 +80,10 @@ class CausalLM(HookedModel):
         if from_resid and (kv_cache is not None or tokens.dim() != 3):
             raise ValueError("start_at_layer needs a [batch pos d_model] residual and no kv_cache")
         batch, pos = tokens.shape[:2]
+        if self.cfg.attention_dir == "bidirectional":
+            return self._forward_bidirectional(
+                tokens, attention_mask, kv_cache, last_only, start_at_layer
+            )
         full = kv_cache.full_mask(attention_mask, pos) if kv_cache is not None else attention_mask
         past = 0 if kv_cache is None else kv_cache.length
         if full is not None:
@@ -98,6 +102,36 @@ class CausalLM(HookedModel):
             resid = self.blocks[i](resid, mask, rope, entry)
         if kv_cache is not None:
             kv_cache.mask = full
+        if last_only:
+            resid = resid[:, -1:]
+        return self.unembed(self.ln_final(resid))
+
+    def _forward_bidirectional(
+        self,
+        tokens: Tensor,
+        attention_mask: Tensor | None,
+        kv_cache: KVCache | None,
+        last_only: bool,
+        start_at_layer: int | None,
+    ) -> Tensor:
+        """Encoder-style pass: no causal mask, padding on the RIGHT, absolute positions. Every
+        query (pad rows included) sees every real key; a row with no real token sees all keys
+        (instead of a NaN softmax). A KV cache means decoding, which has no meaning here."""
+        if kv_cache is not None:
+            raise ValueError("a bidirectional model has no KV cache (it does not decode)")
+        batch, pos = tokens.shape[:2]
+        positions = torch.arange(pos, device=tokens.device).expand(batch, pos)
+        real = torch.ones(batch, pos, dtype=torch.bool, device=tokens.device)
+        if attention_mask is not None:
+            real = attention_mask.to(tokens.device).bool()
+            real = real | ~real.any(dim=1, keepdim=True)
+        # an explicit all-True mask (not None, which the attention reads as causal)
+        mask = real[:, None, None, :].expand(batch, 1, pos, pos)
+        from_resid = start_at_layer is not None
+        resid = tokens if from_resid else self.embed_input(tokens, positions)
+        rope = self.rope(positions, resid.dtype)
+        for i in range(start_at_layer or 0, self.cfg.n_layers):
+            resid = self.blocks[i](resid, mask, rope, None)
         if last_only:
             resid = resid[:, -1:]
         return self.unembed(self.ln_final(resid))

@@ -6,6 +6,10 @@ loaded with our state dict *without* TL's weight processing (no LayerNorm foldin
 so every activation should equal ours. Keyword overrides go straight to the TL config, which lets
 a test spell out the architecture itself. A configuration TL cannot express (linear-scaled RoPE,
 biases inside a gated MLP) raises `UnsupportedConfigError`.
+
+A bidirectional model maps to TL's `attention_dir="bidirectional"`. TL applies no padding mask
+there (it masks only causally), so `pad_key_mask_hooks` gives hooks that mask pad keys, as ours
+does.
 """
 
 from typing import Any
@@ -26,6 +30,7 @@ def transformer_lens_config_kwargs(model: torch.nn.Module) -> dict[str, Any]:
         d_mlp=c.d_mlp, d_vocab=c.d_vocab, n_ctx=min(c.n_ctx, 2048), eps=c.eps,
         use_attn_scale=c.use_attn_scale,
         scale_attn_by_inverse_layer_idx=c.scale_attn_by_inverse_layer_idx,
+        attention_dir=c.attention_dir, d_vocab_out=c.n_out,
     )  # fmt: skip
     if isinstance(model, Llama):
         if c.mlp_bias and not c.attn_only:  # TL adds its gated b_in after the product
@@ -94,3 +99,14 @@ def _rename_grouped(key: str, grouped: tuple[str, ...]) -> str:
     for name in grouped:
         key = key.replace(name, name.replace("attn.", "attn._"))
     return key
+
+
+def pad_key_mask_hooks(tl_model, attention_mask: torch.Tensor) -> list[tuple[str, Any]]:
+    """(name, hook) pairs for `tl_model.hooks(fwd_hooks=...)`: set the scores of pad keys
+    (`attention_mask == 0`) to -inf in every layer, the padding mask of a bidirectional model."""
+    pad = ~attention_mask.bool()[:, None, None, :]
+
+    def hook(scores: torch.Tensor, hook: Any) -> torch.Tensor:
+        return scores.masked_fill(pad, float("-inf"))
+
+    return [(f"blocks.{i}.attn.hook_attn_scores", hook) for i in range(tl_model.cfg.n_layers)]

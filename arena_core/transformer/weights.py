@@ -225,5 +225,5 @@ def transformer_lens_state_dict(model: torch.nn.Module) -> dict[str, Tensor]:
     sd = dict(model.state_dict())
     sd["unembed.W_U"] = model.unembed.W_U.detach().clone()
     if "unembed.b_U" not in sd:
-        sd["unembed.b_U"] = torch.zeros(model.cfg.d_vocab, dtype=model.dtype, device=model.device)
+        sd["unembed.b_U"] = torch.zeros(model.cfg.n_out, dtype=model.dtype, device=model.device)
     return sd
